@@ -1,0 +1,179 @@
+"""``wegweiser ingest``: validate the corpus, build a fresh collection, switch the alias, drop the old build.
+
+A malformed corpus file fails before anything is written; a failure while building deletes the half-built
+collection. Either way the served index stays exactly as it was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from haystack import Document
+from haystack_integrations.document_stores.qdrant.converters import DENSE_VECTORS_NAME
+
+from ingest.corpus import Corpus, load_corpus
+from ingest.documents import build_documents
+from ingest.translations import (
+    GLOSSARY_FILE,
+    TRANSLATIONS_DIR,
+    TranslationMemory,
+    load_glossary,
+    load_translation_memory,
+)
+from pipelines.embedders import embedder_name
+from pipelines.indexing import build_indexing_pipeline
+from pipelines.settings import Settings
+from pipelines.store import (
+    create_collection,
+    drop_stale_collections,
+    embedding_dimension,
+    new_collection_name,
+    open_document_store,
+    served_collection,
+    shared_client,
+    switch_alias,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the layout of documents or sparse vectors changes: forces a rebuild of unchanged corpora.
+DOCUMENT_FORMAT = "3"
+BATCH_SIZE = 48
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did, for the summary table and the tests."""
+
+    collection: str
+    skipped: bool
+    seconds: float
+    documents: int = 0
+    embedded: int = 0
+    reused: int = 0
+    units_by_kind: dict[str, int] = field(default_factory=dict)
+    units_by_field: dict[str, int] = field(default_factory=dict)
+    documents_by_language: dict[str, int] = field(default_factory=dict)
+    coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    previous: str | None = None
+    dropped: list[str] = field(default_factory=list)
+    size_bytes: int | None = None
+
+
+def build_signature(corpus: Corpus, settings: Settings) -> str:
+    """What determines the index content: corpus bytes, embedder and document format."""
+    return f"{corpus.digest}:{embedder_name(settings)}:{DOCUMENT_FORMAT}"
+
+
+def _reusable_vectors(settings: Settings, collection: str) -> dict[str, list[float]]:
+    """Dense vectors of the served build by the hash of the text they embed (same embedder only)."""
+    client = shared_client(settings)
+    info = client.get_collection(collection)
+    metadata = dict(getattr(info.config, "metadata", None) or {})
+    if metadata.get("embedder") != embedder_name(settings):
+        return {}
+    vectors: dict[str, list[float]] = {}
+    offset = None
+    while True:
+        points, offset = client.scroll(collection, limit=512, offset=offset, with_vectors=[DENSE_VECTORS_NAME],
+                                       with_payload=["meta.embed_hash"])
+        for point in points:
+            digest = ((point.payload or {}).get("meta") or {}).get("embed_hash")
+            vector = point.vector.get(DENSE_VECTORS_NAME) if isinstance(point.vector, dict) else None
+            if digest and vector is not None:
+                vectors[digest] = list(vector)
+        if offset is None:
+            return vectors
+
+
+def _folder_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def load_validated(settings: Settings) -> tuple[Corpus, TranslationMemory, dict]:
+    """Read and validate the corpus, the translation memory and the glossary (raises CorpusError)."""
+    corpus = load_corpus(settings.corpus_dir)
+    memory = load_translation_memory(settings.corpus_dir / TRANSLATIONS_DIR, corpus.units)
+    glossary = load_glossary(settings.corpus_dir / GLOSSARY_FILE)
+    return corpus, memory, glossary
+
+
+def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | None = None,
+               grace_seconds: float = 0.0) -> IngestReport:
+    """Build the index from the corpus, unless the served build already matches it.
+
+    :param force: rebuild even when the corpus is unchanged.
+    :param progress: called with (documents done, documents total) while embedding.
+    :param grace_seconds: wait this long after switching the alias before dropping the old build, so that
+        requests already running on it can finish.
+    :raises CorpusError: for a malformed corpus file (nothing is written).
+    """
+    started = time.perf_counter()
+    corpus, memory, glossary = load_validated(settings)
+    signature = build_signature(corpus, settings)
+    client = shared_client(settings)
+    current = served_collection(client, settings.collection_alias)
+    report_base = {
+        "units_by_kind": dict(Counter(u.kind for u in corpus.units)),
+        "units_by_field": dict(sorted(Counter(u.field for u in corpus.units if u.field).items())),
+        "coverage": memory.coverage(len(corpus.units)),
+    }
+    if current and not force:
+        metadata = dict(getattr(client.get_collection(current).config, "metadata", None) or {})
+        if metadata.get("signature") == signature:
+            return IngestReport(current, True, time.perf_counter() - started, documents=0, previous=current,
+                                size_bytes=None if settings.qdrant_url else _folder_size(settings.qdrant_path),
+                                **report_base)
+
+    name = new_collection_name(settings.collection_alias)
+    documents = build_documents(corpus, memory, glossary, name)
+    reuse = _reusable_vectors(settings, current) if current else {}
+    documents = [_with_reused_vector(doc, reuse) for doc in documents]
+    reused = sum(1 for d in documents if d.embedding is not None)
+    metadata: dict[str, Any] = {
+        "signature": signature, "embedder": embedder_name(settings), "format": DOCUMENT_FORMAT,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "units": len(corpus.units), "documents": len(documents),
+        "languages": sorted({d.meta["language"] for d in documents}),
+    }
+    create_collection(client, name, embedding_dimension(settings), metadata)
+    try:
+        store = open_document_store(settings, index=name)
+        pipeline = build_indexing_pipeline(settings, store)
+        pipeline.warm_up()
+        done = 0
+        for start in range(0, len(documents), BATCH_SIZE):
+            batch = documents[start:start + BATCH_SIZE]
+            pipeline.run({"embedder": {"documents": batch}})
+            done += len(batch)
+            if progress:
+                progress(done, len(documents))
+        written = client.count(name, exact=True).count
+        if written != len(documents):
+            raise RuntimeError(f"wrote {written} points but built {len(documents)} documents")
+        previous = switch_alias(client, settings.collection_alias, name)
+    except BaseException:
+        client.delete_collection(name)  # the served build stays untouched
+        raise
+    if grace_seconds:
+        time.sleep(grace_seconds)
+    dropped = drop_stale_collections(client, settings.collection_alias, keep={name})
+    logger.info("ingest built %s with %d documents (%d reused)", name, len(documents), reused)
+    return IngestReport(
+        name, False, time.perf_counter() - started, documents=len(documents), embedded=len(documents) - reused,
+        reused=reused, documents_by_language=dict(Counter(d.meta["language"] for d in documents)),
+        previous=previous, dropped=dropped,
+        size_bytes=None if settings.qdrant_url else _folder_size(settings.qdrant_path), **report_base)
+
+
+def _with_reused_vector(doc: Document, reuse: dict[str, list[float]]) -> Document:
+    vector = reuse.get(doc.meta["embed_hash"])
+    return dataclasses.replace(doc, embedding=vector) if vector is not None else doc

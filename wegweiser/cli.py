@@ -1,0 +1,124 @@
+"""The ``wegweiser`` command line: ingest, serve, ask, search, offices, eval, bench, models, tm, gaps."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.settings import Settings, get_settings
+
+app = typer.Typer(help="Wegweiser Jena: the cited, multilingual guide to the City of Jena's Integrationskonzept.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+models_app = typer.Typer(help="Manage argostranslate models for languages without a curated translation.",
+                         no_args_is_help=True)
+tm_app = typer.Typer(help="The translation memory: coverage and work lists for translators.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(tm_app, name="tm")
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]Error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def ingest(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even when the corpus is unchanged.")] = False,
+) -> None:
+    """Validate corpus/ and (re)build the index; skipped when nothing changed."""
+    from ingest.errors import CorpusError
+    from ingest.indexer import run_ingest
+    from pipelines.store import StoreUnavailableError
+
+    settings = get_settings()
+    with Progress(TextColumn("[bold]Embedding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task("embed", total=None)
+        try:
+            report = run_ingest(settings, force=force,
+                                progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except CorpusError as exc:
+            _fail(f"{exc}\nThe served index was left untouched.", 2)
+        except StoreUnavailableError as exc:
+            _fail(str(exc), 3)
+    _print_ingest_report(report)
+
+
+def _print_ingest_report(report) -> None:  # type: ignore[no-untyped-def]
+    if report.skipped:
+        console.print(f"[green]Corpus unchanged[/] — the served index [bold]{report.collection}[/] is current "
+                      f"(checked in {report.seconds:.1f} s). Use --force to rebuild.")
+    table = Table(title="Units per kind")
+    table.add_column("kind")
+    table.add_column("units", justify="right")
+    for kind, count in sorted(report.units_by_kind.items()):
+        table.add_row(kind, str(count))
+    table.add_row("[bold]total", f"[bold]{sum(report.units_by_kind.values())}")
+    console.print(table)
+    fields = Table(title="Units per action field")
+    fields.add_column("field")
+    fields.add_column("units", justify="right")
+    for name, count in report.units_by_field.items():
+        fields.add_row(name, str(count))
+    console.print(fields)
+    coverage = Table(title="Translation memory")
+    for column in ("language", "current", "stale", "missing", "indexed documents"):
+        coverage.add_column(column, justify="right" if column != "language" else "left")
+    for lang, row in sorted(report.coverage.items()):
+        coverage.add_row(lang, f"{row['fresh']}/{row['total']}", str(row["stale"]), str(row["missing"]),
+                         str(report.documents_by_language.get(lang, "–")))
+    console.print(coverage)
+    if not report.skipped:
+        size = f", {report.size_bytes / 1e6:.1f} MB on disk" if report.size_bytes else ""
+        console.print(f"[green]Built[/] [bold]{report.collection}[/]: {report.documents} documents "
+                      f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s{size}.")
+        if report.previous:
+            console.print(f"Switched the alias from {report.previous}; dropped {', '.join(report.dropped) or '–'}.")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(envvar="HOST", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (embedded store: 1).")] = 1,
+) -> None:
+    """Serve the API, the widget, the demo page and the staff page."""
+    import uvicorn
+
+    settings = get_settings()
+    if workers > 1 and not settings.qdrant_url:
+        _fail("the embedded store can be opened by one process only: use --workers 1 or WEGWEISER_QDRANT_URL")
+    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_level="info")
+
+
+def _settings_for_cli() -> Settings:
+    return get_settings()
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from importlib.metadata import version as package_version
+
+    console.print(package_version("wegweiser-jena"))
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+
+
+_ = (json, Path)
