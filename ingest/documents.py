@@ -1,8 +1,9 @@
 """Turn units and their translations into Haystack Documents: one per unit and language.
 
-Every document carries the unit's full record in its payload (German text of record, every translation,
-responsible offices with their contact, glossary entries), so that one retrieval call returns everything an
-answer needs. That makes every answer come from one index build, even while a new build is switched in.
+Searchable documents carry a slim payload (what a hit list shows); each unit's full record (German text of
+record, every translation, responsible offices with their contact, glossary entries) is stored once per build
+in its records collection and read by unit id for the few units an answer cites. Both belong to one build,
+so an answer never mixes two builds, even while a new build is switched in.
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ from typing import Any
 from haystack import Document
 
 from ingest.corpus import Corpus
-from ingest.translations import GlossaryTerm, TranslationMemory, glossary_keys_in
+from ingest.translations import GlossaryTerm, TranslationMemory
 from pipelines.settings import SIMPLE_GERMAN
 from pipelines.units import Unit, strip_footnote_markers
 
 
-def _office_card(corpus: Corpus, office_id: str) -> dict[str, Any]:
+def _office_card(corpus: Corpus, office_id: str, memory: TranslationMemory) -> dict[str, Any]:
     office = corpus.offices.offices[office_id]
     service = corpus.services.get(office.service) if office.service else None
+    names = {}
+    for language in memory.files:
+        entry = memory.entry(office_id, language)
+        if entry and entry.title:
+            names[language] = entry.title
     return {
-        "id": office.id, "name": office.name, "type": office.type, "service": office.service,
+        "id": office.id, "name": office.name, "names": names, "type": office.type, "service": office.service,
         "service_name": service.name if service else None,
         "contact": service.contact if service else {},
     }
@@ -63,7 +69,8 @@ def unit_payload(unit: Unit, corpus: Corpus, memory: TranslationMemory,
                 titles[language] = entry.title
             provenance[language] = language_file.provenance.get(entry.provenance, entry.provenance)
     simple = memory.entry(unit.id, SIMPLE_GERMAN)
-    keys = list(dict.fromkeys([*(simple.terms if simple else ()), *glossary_keys_in(unit.text, glossary)]))
+    # Only the terms an editor linked in the simple text: matching every glossary word would flag "Maßnahme".
+    keys = list(dict.fromkeys(simple.terms if simple else ()))
     terms = [{"key": k, "term": glossary[k].terms, "text": glossary[k].texts} for k in keys if k in glossary]
     payload = {
         **unit.payload(),
@@ -75,7 +82,7 @@ def unit_payload(unit: Unit, corpus: Corpus, memory: TranslationMemory,
         "praxis_beispiele": unit.praxis_beispiele,
         "fokus": unit.fokus,
         "footnotes": [{"n": f.number, "text": f.text} for f in unit.footnotes],
-        "office_cards": [_office_card(corpus, o) for o in unit.offices],
+        "office_cards": [_office_card(corpus, o, memory) for o in unit.offices],
         "glossary": terms,
     }
     if unit.kind == "service":
@@ -83,25 +90,41 @@ def unit_payload(unit: Unit, corpus: Corpus, memory: TranslationMemory,
                                                           "not_in_sources")}
     if unit.kind == "office":
         payload["office"] = {k: unit.extra[k] for k in ("type", "aliases", "service", "contact", "measures")}
-        payload["office_cards"] = [_office_card(corpus, unit.id)]
+        payload["office_cards"] = [_office_card(corpus, unit.id, memory)]
     return payload
 
 
-def build_documents(corpus: Corpus, memory: TranslationMemory, glossary: dict[str, GlossaryTerm],
-                    collection: str) -> list[Document]:
-    """One document per unit and per language that has a current text for it.
+SEARCH_FIELDS = ("unit_id", "kind", "title", "section", "field", "parent", "offices", "termin", "source", "as_of",
+                 "url", "source_hash", "text_de")
 
-    :param collection: the collection being built (recorded so that follow-up lookups stay in one build).
+
+def search_meta(record: dict[str, Any]) -> dict[str, Any]:
+    """The slim payload of a searchable point; the full record lives in the build's records collection."""
+    meta = {key: record.get(key) for key in SEARCH_FIELDS}
+    meta["office_names"] = [{"id": c["id"], "name": c["name"]} for c in record.get("office_cards") or []]
+    return meta
+
+
+def build_documents(corpus: Corpus, memory: TranslationMemory, glossary: dict[str, GlossaryTerm],
+                    build: str) -> tuple[list[Document], dict[str, dict[str, Any]]]:
+    """One searchable document per unit and per language that has a current text for it, plus each unit's
+    full record (German text of record, every translation, offices with contact, glossary entries).
+
+    :param build: the build being made (recorded so that follow-up lookups stay in one build).
+    :returns: (documents, records by unit id).
     """
     documents = []
+    records = {}
     languages = ["de", *[lang for lang in memory.files]]
     for unit in corpus.units:
-        payload = unit_payload(unit, corpus, memory, glossary)
+        record = unit_payload(unit, corpus, memory, glossary)
+        records[unit.id] = record
+        slim = search_meta(record)
         for language in languages:
             if language != "de" and memory.entry(unit.id, language) is None:
                 continue
             content = _embed_text(unit, language, memory, corpus)
-            meta = {**payload, "language": language, "collection": collection,
+            meta = {**slim, "language": language, "build": build,
                     "embed_hash": hashlib.sha256(content.encode()).hexdigest()[:16]}
             documents.append(Document(id=f"{unit.id}#{language}", content=content, meta=meta))
-    return documents
+    return documents, records

@@ -1,7 +1,7 @@
-"""``wegweiser ingest``: validate the corpus, build a fresh collection, switch the alias, drop the old build.
+"""``wegweiser ingest``: validate the corpus, build fresh collections, switch the aliases, drop the old build.
 
 A malformed corpus file fails before anything is written; a failure while building deletes the half-built
-collection. Either way the served index stays exactly as it was.
+collections. Either way the served index stays exactly as it was.
 """
 
 from __future__ import annotations
@@ -31,14 +31,18 @@ from pipelines.embedders import embedder_name
 from pipelines.indexing import build_indexing_pipeline
 from pipelines.settings import Settings
 from pipelines.store import (
+    build_metadata,
+    collection_name,
     create_collection,
-    drop_stale_collections,
+    create_records_collection,
+    drop_builds,
     embedding_dimension,
-    new_collection_name,
+    new_build_name,
     open_document_store,
-    served_collection,
+    served_build,
     shared_client,
-    switch_alias,
+    switch_aliases,
+    write_records,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,7 +58,7 @@ Progress = Callable[[int, int], None]
 class IngestReport:
     """What an ingest run did, for the summary table and the tests."""
 
-    collection: str
+    build: str
     skipped: bool
     seconds: float
     documents: int = 0
@@ -74,25 +78,26 @@ def build_signature(corpus: Corpus, settings: Settings) -> str:
     return f"{corpus.digest}:{embedder_name(settings)}:{DOCUMENT_FORMAT}"
 
 
-def _reusable_vectors(settings: Settings, collection: str) -> dict[str, list[float]]:
+def _reusable_vectors(settings: Settings, build: str) -> dict[str, list[float]]:
     """Dense vectors of the served build by the hash of the text they embed (same embedder only)."""
     client = shared_client(settings)
-    info = client.get_collection(collection)
-    metadata = dict(getattr(info.config, "metadata", None) or {})
+    metadata = build_metadata(client, build)
     if metadata.get("embedder") != embedder_name(settings):
         return {}
     vectors: dict[str, list[float]] = {}
-    offset = None
-    while True:
-        points, offset = client.scroll(collection, limit=512, offset=offset, with_vectors=[DENSE_VECTORS_NAME],
-                                       with_payload=["meta.embed_hash"])
-        for point in points:
-            digest = ((point.payload or {}).get("meta") or {}).get("embed_hash")
-            vector = point.vector.get(DENSE_VECTORS_NAME) if isinstance(point.vector, dict) else None
-            if digest and vector is not None:
-                vectors[digest] = list(vector)
-        if offset is None:
-            return vectors
+    for language in metadata.get("languages") or []:
+        offset = None
+        while True:
+            points, offset = client.scroll(collection_name(build, language), limit=512, offset=offset,
+                                           with_vectors=[DENSE_VECTORS_NAME], with_payload=["meta.embed_hash"])
+            for point in points:
+                digest = ((point.payload or {}).get("meta") or {}).get("embed_hash")
+                vector = point.vector.get(DENSE_VECTORS_NAME) if isinstance(point.vector, dict) else None
+                if digest and vector is not None:
+                    vectors[digest] = list(vector)
+            if offset is None:
+                break
+    return vectors
 
 
 def _folder_size(path: Path) -> int:
@@ -113,7 +118,7 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
 
     :param force: rebuild even when the corpus is unchanged.
     :param progress: called with (documents done, documents total) while embedding.
-    :param grace_seconds: wait this long after switching the alias before dropping the old build, so that
+    :param grace_seconds: wait this long after switching the aliases before dropping the old build, so that
         requests already running on it can finish.
     :raises CorpusError: for a malformed corpus file (nothing is written).
     """
@@ -121,54 +126,61 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
     corpus, memory, glossary = load_validated(settings)
     signature = build_signature(corpus, settings)
     client = shared_client(settings)
-    current = served_collection(client, settings.collection_alias)
+    current = served_build(client, settings)
     report_base = {
         "units_by_kind": dict(Counter(u.kind for u in corpus.units)),
         "units_by_field": dict(sorted(Counter(u.field for u in corpus.units if u.field).items())),
         "coverage": memory.coverage(len(corpus.units)),
     }
-    if current and not force:
-        metadata = dict(getattr(client.get_collection(current).config, "metadata", None) or {})
-        if metadata.get("signature") == signature:
-            return IngestReport(current, True, time.perf_counter() - started, documents=0, previous=current,
-                                size_bytes=None if settings.qdrant_url else _folder_size(settings.qdrant_path),
-                                **report_base)
+    if current and not force and build_metadata(client, current).get("signature") == signature:
+        return IngestReport(current, True, time.perf_counter() - started, previous=current,
+                            size_bytes=None if settings.qdrant_url else _folder_size(settings.qdrant_path),
+                            **report_base)
 
-    name = new_collection_name(settings.collection_alias)
-    documents = build_documents(corpus, memory, glossary, name)
+    build = new_build_name(settings)
+    documents, records = build_documents(corpus, memory, glossary, build)
     reuse = _reusable_vectors(settings, current) if current else {}
     documents = [_with_reused_vector(doc, reuse) for doc in documents]
     reused = sum(1 for d in documents if d.embedding is not None)
+    by_language: dict[str, list[Document]] = {}
+    for doc in documents:
+        by_language.setdefault(doc.meta["language"], []).append(doc)
+    languages = list(by_language)
     metadata: dict[str, Any] = {
         "signature": signature, "embedder": embedder_name(settings), "format": DOCUMENT_FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "units": len(corpus.units), "documents": len(documents),
-        "languages": sorted({d.meta["language"] for d in documents}),
+        "languages": languages,
     }
-    create_collection(client, name, embedding_dimension(settings), metadata)
     try:
-        store = open_document_store(settings, index=name)
-        pipeline = build_indexing_pipeline(settings, store)
-        pipeline.warm_up()
         done = 0
-        for start in range(0, len(documents), BATCH_SIZE):
-            batch = documents[start:start + BATCH_SIZE]
-            pipeline.run({"embedder": {"documents": batch}})
-            done += len(batch)
-            if progress:
-                progress(done, len(documents))
-        written = client.count(name, exact=True).count
-        if written != len(documents):
-            raise RuntimeError(f"wrote {written} points but built {len(documents)} documents")
-        previous = switch_alias(client, settings.collection_alias, name)
+        pipeline = None
+        for language, docs in by_language.items():
+            name = collection_name(build, language)
+            create_collection(client, name, embedding_dimension(settings), {**metadata, "language": language})
+            store = open_document_store(settings, index=name)
+            pipeline = build_indexing_pipeline(settings, store)
+            pipeline.warm_up()
+            for start in range(0, len(docs), BATCH_SIZE):
+                batch = docs[start:start + BATCH_SIZE]
+                pipeline.run({"embedder": {"documents": batch}})
+                done += len(batch)
+                if progress:
+                    progress(done, len(documents))
+            written = client.count(name, exact=True).count
+            if written != len(docs):
+                raise RuntimeError(f"{name}: wrote {written} points but built {len(docs)} documents")
+        create_records_collection(client, build)
+        write_records(client, build, records)
+        previous = switch_aliases(client, settings, build, languages)
     except BaseException:
-        client.delete_collection(name)  # the served build stays untouched
+        drop_builds(client, settings, keep={b for b in (current,) if b})  # the served build stays untouched
         raise
     if grace_seconds:
         time.sleep(grace_seconds)
-    dropped = drop_stale_collections(client, settings.collection_alias, keep={name})
-    logger.info("ingest built %s with %d documents (%d reused)", name, len(documents), reused)
+    dropped = drop_builds(client, settings, keep={build})
+    logger.info("ingest built %s with %d documents (%d reused)", build, len(documents), reused)
     return IngestReport(
-        name, False, time.perf_counter() - started, documents=len(documents), embedded=len(documents) - reused,
+        build, False, time.perf_counter() - started, documents=len(documents), embedded=len(documents) - reused,
         reused=reused, documents_by_language=dict(Counter(d.meta["language"] for d in documents)),
         previous=previous, dropped=dropped,
         size_bytes=None if settings.qdrant_url else _folder_size(settings.qdrant_path), **report_base)

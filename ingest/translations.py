@@ -177,12 +177,3 @@ def load_glossary(path: Path) -> dict[str, GlossaryTerm]:
             terms[lang], texts[lang] = str(value["term"]).strip(), str(value["text"]).strip()
         glossary[key] = GlossaryTerm(key, tuple(str(m) for m in item.get("match") or ()), terms, texts)
     return glossary
-
-
-def glossary_keys_in(text: str, glossary: dict[str, GlossaryTerm]) -> list[str]:
-    """Keys of glossary terms whose German spellings occur in a text (whole words)."""
-    found = []
-    for key, term in glossary.items():
-        if any(re.search(rf"(?<!\w){re.escape(m)}", text) for m in term.match):
-            found.append(key)
-    return found

@@ -1,8 +1,12 @@
 """Qdrant: one client per store, collections built fresh and served through an alias.
 
-The served index is always reached through the alias ``settings.collection_alias``. ``wegweiser ingest`` builds
-a new collection (``<alias>_<timestamp>``), fills it, switches the alias in one atomic operation and drops the
-old collection after a grace period; a reader never sees a half-built index.
+An index *build* is one collection per language (``<alias>_<timestamp>_<lang>``), one point per unit in each.
+Per-language collections keep every query small: a question searches its own language and German, and
+Qdrant's embedded mode, which scores sparse vectors point by point in Python, stays fast.
+
+``wegweiser ingest`` fills a new build, then points every language alias (``<alias>_<lang>``) at it in one
+atomic operation and drops the old build after a grace period; a reader never sees a half-built index. The
+server binds its pipelines to one concrete build, so a single answer never mixes two builds.
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
-from haystack_integrations.document_stores.qdrant.converters import DENSE_VECTORS_NAME, SPARSE_VECTORS_NAME
+from haystack_integrations.document_stores.qdrant.converters import (
+    DENSE_VECTORS_NAME,
+    SPARSE_VECTORS_NAME,
+    convert_id,
+)
 from qdrant_client import QdrantClient
 from qdrant_client.http import models as rest
 
@@ -23,7 +31,7 @@ from pipelines.settings import Settings
 _CLIENTS: dict[str, QdrantClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 # Payload fields that are filtered or grouped on.
-KEYWORD_FIELDS = ("meta.unit_id", "meta.language", "meta.kind", "meta.field", "meta.offices")
+KEYWORD_FIELDS = ("meta.unit_id", "meta.kind", "meta.field", "meta.offices")
 
 
 class IndexNotReadyError(RuntimeError):
@@ -83,14 +91,14 @@ def close_shared_client(settings: Settings) -> None:
         client.close()
 
 
-def open_document_store(settings: Settings, index: str | None = None) -> QdrantDocumentStore:
-    """A document store on the served alias (default) or on one named collection, sharing the client.
+def open_document_store(settings: Settings, index: str) -> QdrantDocumentStore:
+    """A document store on one collection (or alias), sharing the process's client.
 
     The store never creates a collection on first use: the served index is made only by ``wegweiser ingest``.
     """
     store = QdrantDocumentStore(
         url=settings.qdrant_url, path=None if settings.qdrant_url else str(settings.qdrant_path),
-        index=index or settings.collection_alias, embedding_dim=embedding_dimension(settings),
+        index=index, embedding_dim=embedding_dimension(settings),
         use_sparse_embeddings=True, sparse_idf=True, progress_bar=False, timeout=settings.qdrant_timeout,
         write_batch_size=64,
     )
@@ -109,21 +117,54 @@ def embedding_dimension(settings: Settings) -> int:
     return sentence_transformers_dimension(settings)
 
 
-@dataclass(frozen=True)
-class IndexInfo:
-    """What the served index is: its collection, when and from which corpus and embedder it was built."""
-
-    collection: str
-    points: int
-    metadata: dict[str, Any]
+def language_slug(language: str) -> str:
+    """Collection-name form of a language code: ``de-simple`` → ``de_simple``."""
+    return language.replace("-", "_")
 
 
-def served_collection(client: QdrantClient, alias: str) -> str | None:
-    """The collection the alias points at, or None."""
+def alias_name(settings: Settings, language: str) -> str:
+    """The alias that always points at the served collection of one language."""
+    return f"{settings.collection_alias}_{language_slug(language)}"
+
+
+def collection_name(build: str, language: str) -> str:
+    """The collection of one language within one build."""
+    return f"{build}_{language_slug(language)}"
+
+
+def new_build_name(settings: Settings) -> str:
+    """A fresh, sortable build name."""
+    return f"{settings.collection_alias}_{time.strftime('%Y%m%d%H%M%S')}{time.time_ns() % 1_000_000:06d}"
+
+
+def _alias_target(client: QdrantClient, alias: str) -> str | None:
     for item in client.get_aliases().aliases:
         if item.alias_name == alias:
             return item.collection_name
     return None
+
+
+def served_build(client: QdrantClient, settings: Settings) -> str | None:
+    """The build the German alias points at (every language of a build is switched together), or None."""
+    target = _alias_target(client, alias_name(settings, "de"))
+    suffix = f"_{language_slug('de')}"
+    return target[: -len(suffix)] if target and target.endswith(suffix) else None
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    """What the served index is: its build, languages and how it was made."""
+
+    build: str
+    languages: list[str]
+    points: int
+    metadata: dict[str, Any]
+
+
+def build_metadata(client: QdrantClient, build: str) -> dict[str, Any]:
+    """The metadata recorded with a build (on its German collection)."""
+    info = client.get_collection(collection_name(build, "de"))
+    return dict(getattr(info.config, "metadata", None) or {})
 
 
 def index_info(settings: Settings) -> IndexInfo:
@@ -134,21 +175,17 @@ def index_info(settings: Settings) -> IndexInfo:
     """
     try:
         client = shared_client(settings)
-        collection = served_collection(client, settings.collection_alias)
-        if collection is None:
+        build = served_build(client, settings)
+        if build is None:
             raise IndexNotReadyError("no index yet: run `wegweiser ingest`")
-        info = client.get_collection(collection)
+        metadata = build_metadata(client, build)
+        languages = list(metadata.get("languages") or ["de"])
+        points = sum(int(client.count(collection_name(build, lang), exact=True).count) for lang in languages)
     except (IndexNotReadyError, StoreUnavailableError):
         raise
     except Exception as exc:  # connection refused, timeout, …
         raise StoreUnavailableError(f"Qdrant at {settings.store_location} is unavailable: {exc}") from exc
-    metadata = dict(info.config.metadata or {}) if getattr(info.config, "metadata", None) else {}
-    return IndexInfo(collection, int(info.points_count or 0), metadata)
-
-
-def new_collection_name(alias: str) -> str:
-    """A fresh, sortable collection name for the next build."""
-    return f"{alias}_{time.strftime('%Y%m%d%H%M%S')}_{time.time_ns() % 1_000_000:06d}"
+    return IndexInfo(build, languages, points, metadata)
 
 
 def create_collection(client: QdrantClient, name: str, dimension: int, metadata: dict[str, Any]) -> None:
@@ -171,23 +208,80 @@ def _is_embedded(client: QdrantClient) -> bool:
     return isinstance(client._client, QdrantLocal)  # noqa: SLF001
 
 
-def switch_alias(client: QdrantClient, alias: str, collection: str) -> str | None:
-    """Point the alias at ``collection`` in one atomic operation; returns the collection it pointed at."""
-    previous = served_collection(client, alias)
-    operations: list[Any] = []
-    if previous:
-        operations.append(rest.DeleteAliasOperation(delete_alias=rest.DeleteAlias(alias_name=alias)))
-    operations.append(rest.CreateAliasOperation(create_alias=rest.CreateAlias(collection_name=collection,
-                                                                                alias_name=alias)))
+def switch_aliases(client: QdrantClient, settings: Settings, build: str, languages: list[str]) -> str | None:
+    """Point every language alias at ``build`` in one atomic operation; returns the previous build.
+
+    Aliases of languages the new build does not have are removed in the same operation.
+    """
+    previous = served_build(client, settings)
+    existing = {a.alias_name for a in client.get_aliases().aliases}
+    prefix = f"{settings.collection_alias}_"
+    operations: list[Any] = [rest.DeleteAliasOperation(delete_alias=rest.DeleteAlias(alias_name=a))
+                             for a in sorted(existing) if a.startswith(prefix)]
+    operations += [rest.CreateAliasOperation(create_alias=rest.CreateAlias(
+        collection_name=collection_name(build, lang), alias_name=alias_name(settings, lang))) for lang in languages]
     client.update_collection_aliases(change_aliases_operations=operations)
     return previous
 
 
-def drop_stale_collections(client: QdrantClient, alias: str, keep: set[str]) -> list[str]:
-    """Delete every build of this alias except those in ``keep``; returns the names deleted."""
+def drop_builds(client: QdrantClient, settings: Settings, keep: set[str]) -> list[str]:
+    """Delete the collections of every build except those in ``keep``; returns the collections deleted."""
     dropped = []
+    prefix = f"{settings.collection_alias}_"
     for item in client.get_collections().collections:
-        if item.name.startswith(f"{alias}_") and item.name not in keep:
+        if item.name.startswith(prefix) and not any(item.name.startswith(f"{b}_") for b in keep):
             client.delete_collection(item.name)
             dropped.append(item.name)
     return dropped
+
+
+def store_client(store: QdrantDocumentStore) -> QdrantClient:
+    """The client behind a document store (opened on first use)."""
+    store._initialize_client()  # noqa: SLF001 - qdrant-haystack offers no public accessor
+    assert store._client is not None  # noqa: SLF001
+    return store._client  # noqa: SLF001
+
+
+def point_id(unit_id: str, language: str) -> str:
+    """The stable id of a unit's point in a language (the Document id, as qdrant-haystack converts it)."""
+    return convert_id(f"{unit_id}#{language}")
+
+
+RECORDS = "records"
+
+
+def create_records_collection(client: QdrantClient, build: str) -> str:
+    """The collection of a build that holds one full record per unit (payload only, no vectors)."""
+    name = collection_name(build, RECORDS)
+    client.create_collection(collection_name=name, vectors_config={})
+    return name
+
+
+def write_records(client: QdrantClient, build: str, records: dict[str, dict[str, Any]]) -> None:
+    """Store the full records of a build (point id derived from the unit id)."""
+    points = [rest.PointStruct(id=point_id(unit_id, RECORDS), vector={}, payload=record)
+              for unit_id, record in records.items()]
+    for start in range(0, len(points), 128):
+        client.upsert(collection_name(build, RECORDS), points=points[start:start + 128], wait=True)
+
+
+def fetch_records(client: QdrantClient, build: str, unit_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Full unit records by id from one build."""
+    if not unit_ids:
+        return {}
+    points = client.retrieve(collection_name(build, RECORDS), ids=[point_id(u, RECORDS) for u in unit_ids],
+                             with_payload=True, with_vectors=False)
+    return {p.payload["unit_id"]: p.payload for p in points if p.payload}
+
+
+def scroll_records(client: QdrantClient, build: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every record of a build (optionally of one kind), in unit order as written."""
+    flt = rest.Filter(must=[rest.FieldCondition(key="kind", match=rest.MatchValue(value=kind))]) if kind else None
+    records: list[dict[str, Any]] = []
+    offset = None
+    while True:
+        points, offset = client.scroll(collection_name(build, RECORDS), scroll_filter=flt, limit=256,
+                                       offset=offset, with_payload=True, with_vectors=False)
+        records.extend(p.payload for p in points if p.payload)
+        if offset is None:
+            return records

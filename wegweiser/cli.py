@@ -55,7 +55,7 @@ def ingest(
 
 def _print_ingest_report(report) -> None:  # type: ignore[no-untyped-def]
     if report.skipped:
-        console.print(f"[green]Corpus unchanged[/] — the served index [bold]{report.collection}[/] is current "
+        console.print(f"[green]Corpus unchanged[/] — the served index [bold]{report.build}[/] is current "
                       f"(checked in {report.seconds:.1f} s). Use --force to rebuild.")
     table = Table(title="Units per kind")
     table.add_column("kind")
@@ -79,10 +79,11 @@ def _print_ingest_report(report) -> None:  # type: ignore[no-untyped-def]
     console.print(coverage)
     if not report.skipped:
         size = f", {report.size_bytes / 1e6:.1f} MB on disk" if report.size_bytes else ""
-        console.print(f"[green]Built[/] [bold]{report.collection}[/]: {report.documents} documents "
+        console.print(f"[green]Built[/] [bold]{report.build}[/]: {report.documents} documents "
                       f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s{size}.")
         if report.previous:
-            console.print(f"Switched the alias from {report.previous}; dropped {', '.join(report.dropped) or '–'}.")
+            console.print(f"Switched the aliases from {report.previous}; dropped {len(report.dropped)} old "
+                          "collections.")
 
 
 @app.command()

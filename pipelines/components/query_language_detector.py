@@ -1,0 +1,113 @@
+"""Detect the language of a question; robust on two-word questions and on German words mixed in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from haystack import component
+
+from pipelines.languages import (
+    ARABIC_ONLY_LETTERS,
+    ARABIC_SCRIPT,
+    CYRILLIC,
+    PERSIAN_LETTERS,
+    RUSSIAN_LETTERS,
+    UKRAINIAN_LETTERS,
+)
+from pipelines.settings import SUPPORTED_LANGUAGES
+
+_LINGUA_NAMES = {
+    "de": "GERMAN", "en": "ENGLISH", "uk": "UKRAINIAN", "ru": "RUSSIAN", "ar": "ARABIC", "fa": "PERSIAN",
+    "tr": "TURKISH", "fr": "FRENCH",
+}
+
+
+@component
+class QueryLanguageDetector:
+    """Detects the question's language among the supported ones; an explicit ``lang`` wins.
+
+    Script comes first: a question with Cyrillic letters is Ukrainian or Russian however many German words
+    it contains ("де взяти Dolmetscher?"), and letters only one of the two languages has decide it. Within a
+    script, lingua decides between the remaining candidates. Latin-script questions too short or too mixed
+    for lingua to be sure fall back to German, the language of the city's texts.
+
+    Usage:
+    ```python
+    detector = QueryLanguageDetector()
+    detector.warm_up()
+    detector.run(text="перекладач лікар")  # {"language": "uk", "detected_language": "uk", ...}
+    ```
+    """
+
+    def __init__(self, languages: list[str] | None = None, default_language: str = "de",
+                 min_confidence: float = 0.5) -> None:
+        """
+        :param languages: candidate languages (ISO 639-1), default: all supported.
+        :param default_language: used when nothing can be decided.
+        :param min_confidence: lingua confidence below which a Latin-script question counts as undecided.
+        :raises ValueError: for a language lingua does not know.
+        """
+        self.languages = list(languages or SUPPORTED_LANGUAGES)
+        unknown = [lang for lang in self.languages if lang not in _LINGUA_NAMES]
+        if unknown:
+            raise ValueError(f"no language model for {unknown}")
+        self.default_language = default_language
+        self.min_confidence = min_confidence
+        self._detector: Any = None
+
+    def warm_up(self) -> None:
+        """Build the lingua detector (its models ship inside the package)."""
+        if self._detector is None:
+            from lingua import Language, LanguageDetectorBuilder
+
+            languages = [getattr(Language, _LINGUA_NAMES[lang]) for lang in self.languages]
+            self._detector = LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models()\
+                .build()
+
+    def detect(self, text: str) -> str:
+        """The most likely supported language of a text."""
+        candidates = self._script_candidates(text)
+        if len(candidates) == 1:
+            return candidates[0]
+        self.warm_up()
+        scores = {self._code(c.language): c.value for c in self._detector.compute_language_confidence_values(text)}
+        ranked = sorted(candidates, key=lambda lang: scores.get(lang, 0.0), reverse=True)
+        best = ranked[0]
+        latin_script = not (CYRILLIC.search(text) or ARABIC_SCRIPT.search(text))
+        if latin_script and scores.get(best, 0.0) < self.min_confidence and \
+                self.default_language in candidates and len(text.split()) <= 3:
+            return self.default_language
+        return best
+
+    def _script_candidates(self, text: str) -> list[str]:
+        def supported(*langs: str) -> list[str]:
+            return [lang for lang in langs if lang in self.languages]
+
+        if CYRILLIC.search(text):
+            if UKRAINIAN_LETTERS.search(text) and not RUSSIAN_LETTERS.search(text):
+                return supported("uk") or supported("uk", "ru")
+            if RUSSIAN_LETTERS.search(text) and not UKRAINIAN_LETTERS.search(text):
+                return supported("ru") or supported("uk", "ru")
+            return supported("uk", "ru") or self.languages
+        if ARABIC_SCRIPT.search(text):
+            if PERSIAN_LETTERS.search(text) and not ARABIC_ONLY_LETTERS.search(text):
+                return supported("fa") or supported("ar", "fa")
+            if ARABIC_ONLY_LETTERS.search(text) and not PERSIAN_LETTERS.search(text):
+                return supported("ar") or supported("ar", "fa")
+            return supported("ar", "fa") or self.languages
+        latin = [lang for lang in self.languages if lang not in ("uk", "ru", "ar", "fa")]
+        return latin if len(latin) < len(self.languages) else self.languages
+
+    @staticmethod
+    def _code(language: Any) -> str:
+        return language.iso_code_639_1.name.lower()
+
+    @component.output_types(language=str, detected_language=str)
+    def run(self, text: str, lang: str | None = None) -> dict[str, str]:
+        """
+        :param text: the question.
+        :param lang: an explicit answer language; it overrides detection for the answer.
+        :returns: ``language`` (answer language) and ``detected_language``.
+        """
+        detected = self.detect(text) if text.strip() else self.default_language
+        return {"language": lang or detected, "detected_language": detected}

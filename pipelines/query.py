@@ -1,0 +1,152 @@
+"""The query pipelines: ``ask`` (cited answer in the asker's language) and ``search`` (staff search)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from haystack import Pipeline
+from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
+
+from pipelines.components.answer_translator import AnswerTranslator
+from pipelines.components.cited_answer_builder import CitedAnswerBuilder
+from pipelines.components.lexical_text_sparse_embedder import LexicalTextSparseEmbedder
+from pipelines.components.multilingual_hybrid_retriever import MultilingualHybridRetriever
+from pipelines.components.query_analyzer import QueryAnalyzer
+from pipelines.components.query_language_detector import QueryLanguageDetector
+from pipelines.components.translation_memory_lookup import TranslationMemoryLookup
+from pipelines.components.unit_ranker import UnitRanker
+from pipelines.embedders import make_text_embedder
+from pipelines.settings import Settings
+from pipelines.store import collection_name, open_document_store
+
+CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
+#: Hits per collection for answers and for the staff search (filters and facets are computed over them).
+ASK_CANDIDATES = 10
+SEARCH_CANDIDATES = 25
+
+
+def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, Any]:
+    """The abstention parameters fitted on the evaluation's development split (defaults if none yet)."""
+    if path.exists():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {k: data[k] for k in ("weights", "bias", "threshold") if k in data}
+    return {}
+
+
+def build_stores(settings: Settings, build: str, languages: list[str]) -> dict[str, QdrantDocumentStore]:
+    """One document store per language collection of a build (simple German is not searched: its content
+    is the same as German in other words, and the German collection already covers it)."""
+    return {lang: open_document_store(settings, collection_name(build, lang)) for lang in languages
+            if lang != "de-simple"}
+
+
+def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentStore]) -> Pipeline:
+    """question (+ lang, simple) → answer dict of the API contract.
+
+    :param stores: one store per language collection of the build to serve (see :func:`build_stores`).
+    """
+    calibration = load_calibration()
+    if settings.abstain_threshold is not None:
+        calibration["threshold"] = settings.abstain_threshold
+    p = Pipeline()
+    p.add_component("language_detector", QueryLanguageDetector())
+    p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(stores)))
+    p.add_component("text_embedder", make_text_embedder(settings))
+    p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
+    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=ASK_CANDIDATES))
+    p.add_component("ranker", UnitRanker(**calibration))
+    p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"]))
+    p.add_component("answer_builder", CitedAnswerBuilder(document_store=stores["de"]))
+    p.add_component("translator", AnswerTranslator(packages_dir=str(settings.argos_dir)))
+    p.connect("language_detector.language", "query_analyzer.language")
+    p.connect("language_detector.language", "tm_lookup.language")
+    p.connect("language_detector.language", "answer_builder.language")
+    p.connect("language_detector.language", "translator.language")
+    p.connect("language_detector.detected_language", "answer_builder.detected_language")
+    p.connect("query_analyzer.search_language", "sparse_embedder.language")
+    p.connect("query_analyzer.search_language", "retriever.language")
+    p.connect("query_analyzer.intent", "ranker.intent")
+    p.connect("query_analyzer.intent", "answer_builder.intent")
+    p.connect("text_embedder.embedding", "retriever.query_embedding")
+    p.connect("text_embedder.embedding", "ranker.query_embedding")
+    p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
+    p.connect("sparse_embedder.sparse_embedding", "ranker.query_sparse_embedding")
+    p.connect("retriever.documents", "ranker.documents")
+    p.connect("ranker.documents", "tm_lookup.documents")
+    p.connect("ranker.answerable", "answer_builder.answerable")
+    p.connect("ranker.confidence", "answer_builder.confidence")
+    p.connect("tm_lookup.documents", "answer_builder.documents")
+    p.connect("tm_lookup.method", "translator.memory_method")
+    p.connect("answer_builder.answer", "translator.answer")
+    return p
+
+
+def ask(pipeline: Pipeline, question: str, lang: str | None = None, simple: bool = False) -> dict[str, Any]:
+    """Run the ask pipeline.
+
+    :returns: the answer dict of the API contract (plus ``intent`` and ``confidence``).
+    """
+    result = pipeline.run({
+        "language_detector": {"text": question, "lang": lang},
+        "query_analyzer": {"text": question},
+        "text_embedder": {"text": question},
+        "sparse_embedder": {"text": question},
+        "answer_builder": {"question": question, "simple": simple},
+    })
+    return result["translator"]["answer"]
+
+
+def build_search_pipeline(settings: Settings, stores: dict[str, QdrantDocumentStore]) -> Pipeline:
+    """query → ranked units (no abstention, no answer): the staff search."""
+    p = Pipeline()
+    p.add_component("language_detector", QueryLanguageDetector())
+    p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(stores)))
+    p.add_component("text_embedder", make_text_embedder(settings))
+    p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
+    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=SEARCH_CANDIDATES))
+    p.add_component("ranker", UnitRanker(top_k=SEARCH_CANDIDATES))
+    p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"], plain_german=False))
+    p.connect("language_detector.language", "query_analyzer.language")
+    p.connect("language_detector.language", "tm_lookup.language")
+    p.connect("query_analyzer.search_language", "sparse_embedder.language")
+    p.connect("query_analyzer.search_language", "retriever.language")
+    p.connect("query_analyzer.intent", "ranker.intent")
+    p.connect("text_embedder.embedding", "retriever.query_embedding")
+    p.connect("text_embedder.embedding", "ranker.query_embedding")
+    p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
+    p.connect("sparse_embedder.sparse_embedding", "ranker.query_sparse_embedding")
+    p.connect("retriever.documents", "ranker.documents")
+    p.connect("ranker.documents", "tm_lookup.documents")
+    return p
+
+
+def search(pipeline: Pipeline, query: str, k: int = 10, lang: str | None = None, field: str | None = None,
+           office: str | None = None) -> dict[str, Any]:
+    """Run the staff search: hits filtered by action field and office, with facet counts over all candidates.
+
+    :returns: ``{"query", "lang", "hits", "facets"}`` as in the API contract.
+    """
+    result = pipeline.run({
+        "language_detector": {"text": query, "lang": lang},
+        "query_analyzer": {"text": query},
+        "text_embedder": {"text": query},
+        "sparse_embedder": {"text": query},
+    }, include_outputs_from={"language_detector"})
+    docs = result["tm_lookup"]["documents"]
+    language = result["language_detector"]["language"]
+    facets = {"field": dict(Counter(d.meta["field"] for d in docs if d.meta.get("field")).most_common()),
+              "office": dict(Counter(o for d in docs for o in d.meta.get("offices") or []).most_common())}
+    selected = [d for d in docs
+                if (field is None or d.meta.get("field") == field or (d.meta.get("field") or "").startswith(f"{field}."))
+                and (office is None or office in (d.meta.get("offices") or []) or d.meta["unit_id"] == office)]
+    hits = [{
+        "id": d.meta["unit_id"], "kind": d.meta["kind"], "section": d.meta["section"], "title": d.meta["title"],
+        "text": d.meta["text_de"], "text_translated": d.meta["display"]["text"] if language != "de" else None,
+        "score": round(float(d.score or 0.0), 4), "field": d.meta.get("field"), "url": d.meta["url"],
+        "termin": d.meta.get("termin"),
+        "offices": d.meta.get("office_names") or [],
+    } for d in selected[:k]]
+    return {"query": query, "lang": language, "hits": hits, "facets": facets}
