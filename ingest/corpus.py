@@ -370,6 +370,30 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     return Corpus(units, offices, services, corpus_digest(corpus_dir), parsed.formats)
 
 
+OUT_OF_SCOPE_FILE = "out_of_scope.yaml"
+
+
+def load_out_of_scope(path: Path) -> dict[str, list[str]]:
+    """Out-of-scope topics and their phrasings (``corpus/out_of_scope.yaml``); empty when the file is absent.
+
+    :raises CorpusError: when a topic has no phrasing.
+    """
+    if not path.exists():
+        return {}
+    data = load_yaml(path)
+    topics = data.get("topics") if isinstance(data, dict) else None
+    if not isinstance(topics, dict):
+        raise CorpusError(path, 1, "expected a mapping 'topics:' of topic → list of phrasings")
+    result: dict[str, list[str]] = {}
+    for topic, phrasings in topics.items():
+        if topic == "__line__":
+            continue
+        if not isinstance(phrasings, list) or not phrasings or not all(isinstance(p, str) for p in phrasings):
+            raise CorpusError(path, topics.get("__line__"), f"topic {topic!r} needs a list of phrasings")
+        result[str(topic)] = [p.strip() for p in phrasings]
+    return result
+
+
 def _read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")

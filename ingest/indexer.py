@@ -18,7 +18,7 @@ from typing import Any
 from haystack import Document
 from haystack_integrations.document_stores.qdrant.converters import DENSE_VECTORS_NAME
 
-from ingest.corpus import Corpus, load_corpus
+from ingest.corpus import OUT_OF_SCOPE_FILE, Corpus, load_corpus, load_out_of_scope
 from ingest.documents import build_documents
 from ingest.translations import (
     GLOSSARY_FILE,
@@ -31,6 +31,7 @@ from pipelines.embedders import embedder_name
 from pipelines.indexing import build_indexing_pipeline
 from pipelines.settings import Settings
 from pipelines.store import (
+    OUT_OF_SCOPE,
     build_metadata,
     collection_name,
     create_collection,
@@ -48,7 +49,7 @@ from pipelines.store import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the layout of documents or sparse vectors changes: forces a rebuild of unchanged corpora.
-DOCUMENT_FORMAT = "3"
+DOCUMENT_FORMAT = "4"
 BATCH_SIZE = 48
 
 Progress = Callable[[int, int], None]
@@ -124,6 +125,7 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
     """
     started = time.perf_counter()
     corpus, memory, glossary = load_validated(settings)
+    topics = load_out_of_scope(settings.corpus_dir / OUT_OF_SCOPE_FILE)
     signature = build_signature(corpus, settings)
     client = shared_client(settings)
     current = served_build(client, settings)
@@ -171,6 +173,7 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
                 raise RuntimeError(f"{name}: wrote {written} points but built {len(docs)} documents")
         create_records_collection(client, build)
         write_records(client, build, records)
+        _index_out_of_scope(settings, build, topics, metadata)
         previous = switch_aliases(client, settings, build, languages)
     except BaseException:
         drop_builds(client, settings, keep={b for b in (current,) if b})  # the served build stays untouched
@@ -184,6 +187,18 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
         reused=reused, documents_by_language=dict(Counter(d.meta["language"] for d in documents)),
         previous=previous, dropped=dropped,
         size_bytes=None if settings.qdrant_url else _folder_size(settings.qdrant_path), **report_base)
+
+
+def _index_out_of_scope(settings: Settings, build: str, topics: dict[str, list[str]],
+                        metadata: dict[str, Any]) -> None:
+    """Embed the out-of-scope topics into the build's ``oos`` collection (one point per phrasing)."""
+    docs = [Document(id=f"oos:{topic}:{i}", content=text, meta={"topic": topic, "language": "de"})
+            for topic, phrasings in topics.items() for i, text in enumerate(phrasings)]
+    name = collection_name(build, OUT_OF_SCOPE)
+    create_collection(shared_client(settings), name, embedding_dimension(settings), {**metadata, "language": "oos"})
+    if docs:
+        pipeline = build_indexing_pipeline(settings, open_document_store(settings, index=name))
+        pipeline.run({"embedder": {"documents": docs}})
 
 
 def _with_reused_vector(doc: Document, reuse: dict[str, list[float]]) -> Document:

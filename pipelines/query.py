@@ -14,13 +14,14 @@ from pipelines.components.answer_translator import AnswerTranslator
 from pipelines.components.cited_answer_builder import CitedAnswerBuilder
 from pipelines.components.lexical_text_sparse_embedder import LexicalTextSparseEmbedder
 from pipelines.components.multilingual_hybrid_retriever import MultilingualHybridRetriever
+from pipelines.components.out_of_scope_scorer import OutOfScopeScorer
 from pipelines.components.query_analyzer import QueryAnalyzer
 from pipelines.components.query_language_detector import QueryLanguageDetector
 from pipelines.components.translation_memory_lookup import TranslationMemoryLookup
 from pipelines.components.unit_ranker import UnitRanker
 from pipelines.embedders import make_text_embedder
 from pipelines.settings import Settings
-from pipelines.store import collection_name, open_document_store
+from pipelines.store import OUT_OF_SCOPE, collection_name, open_document_store
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 #: Hits per collection for answers and for the staff search (filters and facets are computed over them).
@@ -29,24 +30,30 @@ SEARCH_CANDIDATES = 25
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, Any]:
-    """The abstention parameters fitted on the evaluation's development split (defaults if none yet)."""
+    """The ranking and abstention parameters fitted on the evaluation's development split (defaults if none)."""
     if path.exists():
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {k: data[k] for k in ("weights", "bias", "threshold") if k in data}
+        keys = ("ranking_weights", "ranking_bias", "abstain_weights", "abstain_bias", "threshold")
+        return {k: data[k] for k in keys if k in data}
     return {}
 
 
 def build_stores(settings: Settings, build: str, languages: list[str]) -> dict[str, QdrantDocumentStore]:
-    """One document store per language collection of a build (simple German is not searched: its content
-    is the same as German in other words, and the German collection already covers it)."""
-    return {lang: open_document_store(settings, collection_name(build, lang)) for lang in languages
-            if lang != "de-simple"}
+    """One document store per language collection of a build."""
+    return {lang: open_document_store(settings, collection_name(build, lang)) for lang in languages}
 
 
-def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentStore]) -> Pipeline:
+def out_of_scope_store(settings: Settings, build: str) -> QdrantDocumentStore:
+    """The store of a build's out-of-scope topics."""
+    return open_document_store(settings, collection_name(build, OUT_OF_SCOPE))
+
+
+def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentStore],
+                         oos_store: QdrantDocumentStore) -> Pipeline:
     """question (+ lang, simple) → answer dict of the API contract.
 
     :param stores: one store per language collection of the build to serve (see :func:`build_stores`).
+    :param oos_store: the build's out-of-scope topics (see :func:`out_of_scope_store`).
     """
     calibration = load_calibration()
     if settings.abstain_threshold is not None:
@@ -57,6 +64,7 @@ def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentSto
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
     p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=ASK_CANDIDATES))
+    p.add_component("out_of_scope", OutOfScopeScorer(document_store=oos_store))
     p.add_component("ranker", UnitRanker(**calibration))
     p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"]))
     p.add_component("answer_builder", CitedAnswerBuilder(document_store=stores["de"]))
@@ -70,11 +78,11 @@ def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentSto
     p.connect("query_analyzer.search_language", "retriever.language")
     p.connect("query_analyzer.intent", "ranker.intent")
     p.connect("query_analyzer.intent", "answer_builder.intent")
-    p.connect("text_embedder.embedding", "retriever.query_embedding")
-    p.connect("text_embedder.embedding", "ranker.query_embedding")
+    p.connect("text_embedder.vector", "retriever.query_vector")
+    p.connect("text_embedder.vector", "out_of_scope.query_vector")
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
-    p.connect("sparse_embedder.sparse_embedding", "ranker.query_sparse_embedding")
     p.connect("retriever.documents", "ranker.documents")
+    p.connect("out_of_scope.similarity", "ranker.oos_similarity")
     p.connect("ranker.documents", "tm_lookup.documents")
     p.connect("ranker.answerable", "answer_builder.answerable")
     p.connect("ranker.confidence", "answer_builder.confidence")
@@ -84,10 +92,23 @@ def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentSto
     return p
 
 
+def _ranking_only(calibration: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in calibration.items() if k.startswith("ranking")}
+
+
 def ask(pipeline: Pipeline, question: str, lang: str | None = None, simple: bool = False) -> dict[str, Any]:
     """Run the ask pipeline.
 
     :returns: the answer dict of the API contract (plus ``intent`` and ``confidence``).
+    """
+    return ask_traced(pipeline, question, lang, simple)[0]
+
+
+def ask_traced(pipeline: Pipeline, question: str, lang: str | None = None,
+               simple: bool = False) -> tuple[dict[str, Any], list[str], dict[str, float]]:
+    """Run the ask pipeline and also return the ranked unit ids and the abstention features (for evaluation).
+
+    :returns: (answer dict, ranked unit ids, decision features).
     """
     result = pipeline.run({
         "language_detector": {"text": question, "lang": lang},
@@ -95,8 +116,22 @@ def ask(pipeline: Pipeline, question: str, lang: str | None = None, simple: bool
         "text_embedder": {"text": question},
         "sparse_embedder": {"text": question},
         "answer_builder": {"question": question, "simple": simple},
-    })
-    return result["translator"]["answer"]
+    }, include_outputs_from={"ranker"})
+    ranker = result["ranker"]
+    return result["translator"]["answer"], [d.meta["unit_id"] for d in ranker["documents"]], ranker["features"]
+
+
+def trace_candidates(pipeline: Pipeline, question: str, simple: bool = False) -> dict[str, Any]:
+    """The retriever's candidates and the out-of-scope similarity for one question (for calibration)."""
+    result = pipeline.run({
+        "language_detector": {"text": question, "lang": None},
+        "query_analyzer": {"text": question},
+        "text_embedder": {"text": question},
+        "sparse_embedder": {"text": question},
+        "answer_builder": {"question": question, "simple": simple},
+    }, include_outputs_from={"retriever", "out_of_scope", "query_analyzer"})
+    return {"candidates": result["retriever"]["documents"], "oos_similarity": result["out_of_scope"]["similarity"],
+            "intent": result["query_analyzer"]["intent"]}
 
 
 def build_search_pipeline(settings: Settings, stores: dict[str, QdrantDocumentStore]) -> Pipeline:
@@ -107,17 +142,15 @@ def build_search_pipeline(settings: Settings, stores: dict[str, QdrantDocumentSt
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
     p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=SEARCH_CANDIDATES))
-    p.add_component("ranker", UnitRanker(top_k=SEARCH_CANDIDATES))
+    p.add_component("ranker", UnitRanker(**_ranking_only(load_calibration()), top_k=SEARCH_CANDIDATES))
     p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"], plain_german=False))
     p.connect("language_detector.language", "query_analyzer.language")
     p.connect("language_detector.language", "tm_lookup.language")
     p.connect("query_analyzer.search_language", "sparse_embedder.language")
     p.connect("query_analyzer.search_language", "retriever.language")
     p.connect("query_analyzer.intent", "ranker.intent")
-    p.connect("text_embedder.embedding", "retriever.query_embedding")
-    p.connect("text_embedder.embedding", "ranker.query_embedding")
+    p.connect("text_embedder.vector", "retriever.query_vector")
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
-    p.connect("sparse_embedder.sparse_embedding", "ranker.query_sparse_embedding")
     p.connect("retriever.documents", "ranker.documents")
     p.connect("ranker.documents", "tm_lookup.documents")
     return p

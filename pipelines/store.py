@@ -248,6 +248,7 @@ def point_id(unit_id: str, language: str) -> str:
 
 
 RECORDS = "records"
+OUT_OF_SCOPE = "oos"
 
 
 def create_records_collection(client: QdrantClient, build: str) -> str:

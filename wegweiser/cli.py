@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.settings import Settings, get_settings
+from pipelines.settings import get_settings
 
 app = typer.Typer(help="Wegweiser Jena: the cited, multilingual guide to the City of Jena's Integrationskonzept.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -102,8 +101,66 @@ def serve(
                 access_log=False, log_level="info")
 
 
-def _settings_for_cli() -> Settings:
-    return get_settings()
+def _progress(label: str) -> Progress:
+    return Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)
+
+
+@app.command("eval")
+def eval_command(
+    split: Annotated[str, typer.Option(help="Question split to score: test (default) or dev.")] = "test",
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="First fit the abstention decision on the dev "
+                                                                "split, then score.")] = False,
+    output: Annotated[Path | None, typer.Option(help="Folder for latest.json/latest.md/plots.")] = None,
+) -> None:
+    """Score the real pipeline and two baselines on the multilingual question set."""
+    from eval.calibrate import calibrate as fit
+    from eval.questions import load_questions
+    from eval.report import RESULTS_DIR, write_report
+    from eval.runner import run_questions, summarize
+    from pipelines.query import load_calibration
+    from pipelines.store import IndexNotReadyError, StoreUnavailableError
+
+    if split not in ("test", "dev"):
+        _fail("--split must be test or dev")
+    settings = get_settings()
+    try:
+        if calibrate:
+            questions = load_questions(split="dev")
+            with _progress("Calibrating on dev") as bar:
+                task = bar.add_task("dev", total=len(questions))
+                result = fit(settings, questions, progress=lambda done, total: bar.update(task, completed=done))
+            console.print(f"Ranking and abstention fitted on {result['questions']} dev questions "
+                          f"({result['unanswerable']} unanswerable); threshold {result['threshold']}.")
+        questions = load_questions(split=split)
+        with _progress(f"Evaluating {split}") as bar:
+            task = bar.add_task(split, total=len(questions))
+            run = run_questions(settings, questions, lambda done, total: bar.update(task, completed=done))
+    except (IndexNotReadyError, StoreUnavailableError) as exc:
+        _fail(str(exc), 3)
+    report = summarize(run)
+    paths = write_report(report, output or RESULTS_DIR, load_calibration().get("threshold"))
+    _print_eval(report)
+    console.print("Wrote " + ", ".join(str(p) for p in paths))
+
+
+def _print_eval(report: dict) -> None:  # type: ignore[type-arg]
+    systems = list(report["overall"]["systems"])
+    table = Table(title=f"Evaluation ({report['split']} split, {report['overall']['questions']} questions)")
+    for column in ("group", "n", *[f"hit@5 {s}" for s in systems], "hit@1", "MRR", "nDCG@5", "abstain P/R",
+                   "office", "lang", "median ms"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for name, block in [("overall", report["overall"]), *report["by_language"].items()]:
+        full = block["systems"]["full"]
+        if not full:
+            continue
+        table.add_row(name, str(full["n"]), *[f"{block['systems'][s]['hit@5']:.3f}" for s in systems],
+                      f"{full['hit@1']:.3f}", f"{full['mrr']:.3f}", f"{full['ndcg@5']:.3f}",
+                      f"{block['abstention_precision']:.2f}/{block['abstention_recall']:.2f}",
+                      "–" if block["office_accuracy"] is None else f"{block['office_accuracy']:.2f}",
+                      "–" if block["answer_language"] is None else f"{block['answer_language']:.2f}",
+                      f"{block['latency_median_ms']:.0f}")
+    console.print(table)
 
 
 @app.command()
@@ -122,4 +179,3 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
 
 
-_ = (json, Path)

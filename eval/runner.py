@@ -1,0 +1,189 @@
+"""``wegweiser eval``: score the real pipeline and two baselines on the question set, in one run."""
+
+from __future__ import annotations
+
+import logging
+import re
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from haystack import Document
+from haystack.components.evaluators import DocumentMRREvaluator, DocumentNDCGEvaluator, DocumentRecallEvaluator
+
+from eval.baselines import BASELINES, build_baseline_pipeline, run_baseline
+from eval.questions import Question, load_questions
+from pipelines.components.query_language_detector import QueryLanguageDetector
+from pipelines.query import ask_traced, build_query_pipeline, build_stores, out_of_scope_store
+from pipelines.settings import SUPPORTED_LANGUAGES, Settings
+from pipelines.simple_language import simple_language_problems
+from pipelines.store import index_info
+
+# Haystack's evaluators warn for every question a baseline finds nothing for; the report counts those as misses.
+logging.getLogger("haystack.components.evaluators").setLevel(logging.ERROR)
+
+FULL = "full"
+SYSTEMS = (FULL, *BASELINES)
+K_VALUES = (1, 3, 5)
+_MARKER = re.compile(r"\s*\[\d+\]")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class QuestionResult:
+    """One question's outcome for every system."""
+
+    question: Question
+    ranked: dict[str, list[str]]
+    answered: bool
+    confidence: float
+    features: dict[str, float]
+    offices: list[str]
+    answer_language: str | None
+    simple_problems: list[str]
+    latency_ms: float
+
+
+@dataclass
+class EvalRun:
+    """Every question's result, plus what was evaluated."""
+
+    split: str
+    build: str
+    results: list[QuestionResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _answer_text(answer: dict[str, Any]) -> str:
+    return _MARKER.sub("", answer.get("answer", ""))
+
+
+def run_questions(settings: Settings, questions: list[Question], progress: Progress | None = None,
+                  systems: tuple[str, ...] = SYSTEMS) -> EvalRun:
+    """Ask every question of every system and collect the raw results.
+
+    :raises IndexNotReadyError: when there is no index.
+    """
+    info = index_info(settings)
+    stores = build_stores(settings, info.build, info.languages)
+    full = build_query_pipeline(settings, stores, out_of_scope_store(settings, info.build))
+    full.warm_up()
+    baselines = {name: build_baseline_pipeline(name, settings, stores["de"]) for name in systems if name != FULL}
+    for pipeline in baselines.values():
+        pipeline.warm_up()
+    detector = QueryLanguageDetector()
+    detector.warm_up()
+    run = EvalRun(split=",".join(sorted({q.split for q in questions})), build=info.build)
+    started = time.perf_counter()
+    for i, question in enumerate(questions, start=1):
+        t0 = time.perf_counter()
+        answer, ranked, features = ask_traced(full, question.question, None, question.simple)
+        latency = (time.perf_counter() - t0) * 1000
+        text = _answer_text(answer)
+        problems = simple_language_problems(text.split("\n" + _first_glossary_line(answer))[0]) \
+            if question.simple and answer["answered"] else []
+        run.results.append(QuestionResult(
+            question=question,
+            ranked={FULL: ranked, **{name: run_baseline(p, name, question.question) for name, p in baselines.items()}},
+            answered=answer["answered"], confidence=answer.get("confidence", 0.0), features=features,
+            offices=[o["id"] for o in answer.get("offices", [])],
+            answer_language=detector.detect(text) if text.strip() else None,
+            simple_problems=problems, latency_ms=latency,
+        ))
+        if progress:
+            progress(i, len(questions))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def _first_glossary_line(answer: dict[str, Any]) -> str:
+    from pipelines.i18n import has_catalog, message
+
+    language = answer["lang"] if has_catalog(answer["lang"]) else "de"
+    return message(language, "answer.glossary")
+
+
+# -- metrics ------------------------------------------------------------------------------------------------
+def _docs(ids: list[str] | tuple[str, ...]) -> list[Document]:
+    return [Document(content=unit_id) for unit_id in ids]
+
+
+def retrieval_metrics(results: list[QuestionResult], system: str) -> dict[str, float]:
+    """hit@1/3/5 (Haystack's single-hit recall), MRR and nDCG@5 over answerable questions."""
+    answerable = [r for r in results if r.question.answerable]
+    if not answerable:
+        return {}
+    truth = [_docs(r.question.expected_units) for r in answerable]
+    metrics: dict[str, float] = {}
+    recall = DocumentRecallEvaluator(mode="single_hit")
+    for k in K_VALUES:
+        retrieved = [_docs(r.ranked[system][:k]) for r in answerable]
+        metrics[f"hit@{k}"] = recall.run(ground_truth_documents=truth, retrieved_documents=retrieved)["score"]
+    top5 = [_docs(r.ranked[system][:5]) for r in answerable]
+    metrics["mrr"] = DocumentMRREvaluator().run(ground_truth_documents=truth, retrieved_documents=top5)["score"]
+    metrics["ndcg@5"] = DocumentNDCGEvaluator().run(ground_truth_documents=truth, retrieved_documents=top5)["score"]
+    return {"n": len(answerable), **{k: round(float(v), 4) for k, v in metrics.items()}}
+
+
+def decision_metrics(results: list[QuestionResult]) -> dict[str, float]:
+    """Abstention precision/recall/accuracy, office accuracy, answer language and simple-language compliance."""
+    abstained = [r for r in results if not r.answered]
+    unanswerable = [r for r in results if not r.question.answerable]
+    correct_abstentions = [r for r in abstained if not r.question.answerable]
+    with_office = [r for r in results if r.question.answerable and r.question.expected_offices and r.answered]
+    office_any = [r for r in with_office if set(r.question.expected_offices) & set(r.offices)]
+    office_first = [r for r in with_office if r.offices and r.offices[0] == r.question.expected_offices[0]]
+    language_checked = [r for r in results if r.question.lang in SUPPORTED_LANGUAGES and r.answer_language]
+    language_ok = [r for r in language_checked if r.answer_language == r.question.lang]
+    simple = [r for r in results if r.question.simple and r.answered]
+    latencies = sorted(r.latency_ms for r in results)
+    metrics = {
+        "questions": len(results),
+        "abstention_precision": len(correct_abstentions) / len(abstained) if abstained else 1.0,
+        "abstention_recall": len(correct_abstentions) / len(unanswerable) if unanswerable else 1.0,
+        "abstention_accuracy": sum(1 for r in results if r.answered == r.question.answerable) / len(results),
+        "office_accuracy": len(office_any) / len(with_office) if with_office else None,
+        "office_first": len(office_first) / len(with_office) if with_office else None,
+        "answer_language": len(language_ok) / len(language_checked) if language_checked else None,
+        "simple_compliance": sum(1 for r in simple if not r.simple_problems) / len(simple) if simple else None,
+        "latency_median_ms": statistics.median(latencies) if latencies else None,
+        "latency_p95_ms": latencies[max(0, int(round(0.95 * len(latencies))) - 1)] if latencies else None,
+    }
+    return {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
+def summarize(run: EvalRun, systems: tuple[str, ...] = SYSTEMS) -> dict[str, Any]:
+    """The report: overall, per language group and per action field, every system side by side."""
+    def block(results: list[QuestionResult]) -> dict[str, Any]:
+        return {"systems": {s: retrieval_metrics(results, s) for s in systems}, **decision_metrics(results)}
+
+    by_group: dict[str, list[QuestionResult]] = defaultdict(list)
+    by_field: dict[str, list[QuestionResult]] = defaultdict(list)
+    for r in run.results:
+        by_group[r.question.group].append(r)
+        if r.question.field:
+            by_field[r.question.field.split(".")[0] + "." + r.question.field.split(".")[1]].append(r)
+    failures = [{"id": r.question.id, "question": r.question.question, "expected": list(r.question.expected_units),
+                 "got": r.ranked[FULL][:3], "answered": r.answered, "answerable": r.question.answerable,
+                 "confidence": r.confidence}
+                for r in run.results
+                if (r.question.answerable and not set(r.question.expected_units) & set(r.ranked[FULL][:5]))
+                or r.answered != r.question.answerable]
+    return {
+        "split": run.split, "build": run.build, "seconds": round(run.seconds, 1),
+        "overall": block(run.results),
+        "by_language": {g: block(rs) for g, rs in sorted(by_group.items())},
+        "by_field": {f: block(rs) for f, rs in sorted(by_field.items())},
+        "scores": [{"id": r.question.id, "answerable": r.question.answerable, "confidence": r.confidence,
+                    "features": {k: round(v, 4) for k, v in r.features.items()}} for r in run.results],
+        "failures": failures,
+    }
+
+
+def evaluate(settings: Settings, split: str = "test", progress: Progress | None = None) -> dict[str, Any]:
+    """Run and summarize one split."""
+    return summarize(run_questions(settings, load_questions(split=split), progress))
