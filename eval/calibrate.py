@@ -17,10 +17,8 @@ from pipelines.components.unit_ranker import (
     UnitRanker,
     abstain_features,
 )
-from pipelines.query import CALIBRATION_FILE, build_query_pipeline, build_stores, out_of_scope_store, \
-    trace_candidates
+from pipelines.query import CALIBRATION_FILE, build_query_pipeline, open_served_index, trace_candidates
 from pipelines.settings import Settings
-from pipelines.store import index_info
 
 Progress = Callable[[int, int], None]
 
@@ -64,16 +62,15 @@ def choose_threshold(confidence: np.ndarray, answerable: np.ndarray) -> float:
 def collect(settings: Settings, questions: list[Question], progress: Progress | None = None
             ) -> tuple[str, list[dict[str, Any]]]:
     """Candidates, intent and out-of-scope similarity of every question, from the real pipeline."""
-    info = index_info(settings)
-    pipeline = build_query_pipeline(settings, build_stores(settings, info.build, info.languages),
-                                    out_of_scope_store(settings, info.build))
+    index = open_served_index(settings)
+    pipeline = build_query_pipeline(settings, index)
     pipeline.warm_up()
     traces = []
     for i, question in enumerate(questions, start=1):
         traces.append({"question": question, **trace_candidates(pipeline, question.question, question.simple)})
         if progress:
             progress(i, len(questions))
-    return info.build, traces
+    return index.build, traces
 
 
 def calibrate(settings: Settings, questions: list[Question], path: Path = CALIBRATION_FILE,

@@ -17,10 +17,9 @@ from haystack.components.evaluators import DocumentMRREvaluator, DocumentNDCGEva
 from eval.baselines import BASELINES, build_baseline_pipeline, run_baseline
 from eval.questions import Question, load_questions
 from pipelines.components.query_language_detector import QueryLanguageDetector
-from pipelines.query import ask_traced, build_query_pipeline, build_stores, out_of_scope_store
+from pipelines.query import ask_traced, build_query_pipeline, open_served_index
 from pipelines.settings import SUPPORTED_LANGUAGES, Settings
 from pipelines.simple_language import simple_language_problems
-from pipelines.store import index_info
 
 # Haystack's evaluators warn for every question a baseline finds nothing for; the report counts those as misses.
 logging.getLogger("haystack.components.evaluators").setLevel(logging.ERROR)
@@ -68,16 +67,16 @@ def run_questions(settings: Settings, questions: list[Question], progress: Progr
 
     :raises IndexNotReadyError: when there is no index.
     """
-    info = index_info(settings)
-    stores = build_stores(settings, info.build, info.languages)
-    full = build_query_pipeline(settings, stores, out_of_scope_store(settings, info.build))
+    index = open_served_index(settings)
+    full = build_query_pipeline(settings, index)
     full.warm_up()
-    baselines = {name: build_baseline_pipeline(name, settings, stores["de"]) for name in systems if name != FULL}
+    baselines = {name: build_baseline_pipeline(name, settings, index.stores["de"])
+                 for name in systems if name != FULL}
     for pipeline in baselines.values():
         pipeline.warm_up()
     detector = QueryLanguageDetector()
     detector.warm_up()
-    run = EvalRun(split=",".join(sorted({q.split for q in questions})), build=info.build)
+    run = EvalRun(split=",".join(sorted({q.split for q in questions})), build=index.build)
     started = time.perf_counter()
     for i, question in enumerate(questions, start=1):
         t0 = time.perf_counter()

@@ -116,8 +116,8 @@ def build_documents(corpus: Corpus, memory: TranslationMemory, glossary: dict[st
     documents = []
     records = {}
     languages = ["de", *[lang for lang in memory.files]]
-    for unit in corpus.units:
-        record = unit_payload(unit, corpus, memory, glossary)
+    for order, unit in enumerate(corpus.units):
+        record = {**unit_payload(unit, corpus, memory, glossary), "order": order}
         records[unit.id] = record
         slim = search_meta(record)
         for language in languages:
@@ -128,3 +128,17 @@ def build_documents(corpus: Corpus, memory: TranslationMemory, glossary: dict[st
                     "embed_hash": hashlib.sha256(content.encode()).hexdigest()[:16]}
             documents.append(Document(id=f"{unit.id}#{language}", content=content, meta=meta))
     return documents, records
+
+
+def build_question_documents(questions: dict[str, dict[str, list[str]]], records: dict[str, dict[str, Any]],
+                             build: str) -> list[Document]:
+    """One document per search question, carrying its unit's slim payload (the unit is what is found)."""
+    documents = []
+    for language, by_unit in questions.items():
+        for unit_id, texts in by_unit.items():
+            slim = search_meta(records[unit_id])
+            for i, text in enumerate(texts):
+                meta = {**slim, "language": language, "build": build, "search_question": True,
+                        "embed_hash": hashlib.sha256(f"query: {text}".encode()).hexdigest()[:16]}
+                documents.append(Document(id=f"{unit_id}#{language}#q{i}", content=text, meta=meta))
+    return documents

@@ -19,12 +19,14 @@ from haystack import Document
 from haystack_integrations.document_stores.qdrant.converters import DENSE_VECTORS_NAME
 
 from ingest.corpus import OUT_OF_SCOPE_FILE, Corpus, load_corpus, load_out_of_scope
-from ingest.documents import build_documents
+from ingest.documents import build_documents, build_question_documents
 from ingest.translations import (
     GLOSSARY_FILE,
+    SEARCH_QUESTIONS_DIR,
     TRANSLATIONS_DIR,
     TranslationMemory,
     load_glossary,
+    load_search_questions,
     load_translation_memory,
 )
 from pipelines.embedders import embedder_name
@@ -40,6 +42,7 @@ from pipelines.store import (
     embedding_dimension,
     new_build_name,
     open_document_store,
+    question_collection,
     served_build,
     shared_client,
     switch_aliases,
@@ -49,7 +52,7 @@ from pipelines.store import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the layout of documents or sparse vectors changes: forces a rebuild of unchanged corpora.
-DOCUMENT_FORMAT = "4"
+DOCUMENT_FORMAT = "5"
 BATCH_SIZE = 48
 
 Progress = Callable[[int, int], None]
@@ -68,6 +71,7 @@ class IngestReport:
     units_by_kind: dict[str, int] = field(default_factory=dict)
     units_by_field: dict[str, int] = field(default_factory=dict)
     documents_by_language: dict[str, int] = field(default_factory=dict)
+    search_questions: dict[str, int] = field(default_factory=dict)
     coverage: dict[str, dict[str, int]] = field(default_factory=dict)
     previous: str | None = None
     dropped: list[str] = field(default_factory=list)
@@ -86,10 +90,12 @@ def _reusable_vectors(settings: Settings, build: str) -> dict[str, list[float]]:
     if metadata.get("embedder") != embedder_name(settings):
         return {}
     vectors: dict[str, list[float]] = {}
-    for language in metadata.get("languages") or []:
+    collections = [collection_name(build, lang) for lang in metadata.get("languages") or []]
+    collections += [question_collection(build, lang) for lang in metadata.get("question_languages") or []]
+    for name in collections:
         offset = None
         while True:
-            points, offset = client.scroll(collection_name(build, language), limit=512, offset=offset,
+            points, offset = client.scroll(name, limit=512, offset=offset,
                                            with_vectors=[DENSE_VECTORS_NAME], with_payload=["meta.embed_hash"])
             for point in points:
                 digest = ((point.payload or {}).get("meta") or {}).get("embed_hash")
@@ -126,6 +132,7 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
     started = time.perf_counter()
     corpus, memory, glossary = load_validated(settings)
     topics = load_out_of_scope(settings.corpus_dir / OUT_OF_SCOPE_FILE)
+    questions = load_search_questions(settings.corpus_dir / SEARCH_QUESTIONS_DIR, corpus.units)
     signature = build_signature(corpus, settings)
     client = shared_client(settings)
     current = served_build(client, settings)
@@ -141,9 +148,12 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
 
     build = new_build_name(settings)
     documents, records = build_documents(corpus, memory, glossary, build)
+    question_docs = build_question_documents(questions.by_language, records, build)
     reuse = _reusable_vectors(settings, current) if current else {}
     documents = [_with_reused_vector(doc, reuse) for doc in documents]
-    reused = sum(1 for d in documents if d.embedding is not None)
+    question_docs = [_with_reused_vector(doc, reuse) for doc in question_docs]
+    reused = sum(1 for d in [*documents, *question_docs] if d.embedding is not None)
+    total = len(documents) + len(question_docs)
     by_language: dict[str, list[Document]] = {}
     for doc in documents:
         by_language.setdefault(doc.meta["language"], []).append(doc)
@@ -151,26 +161,25 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
     metadata: dict[str, Any] = {
         "signature": signature, "embedder": embedder_name(settings), "format": DOCUMENT_FORMAT,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "units": len(corpus.units), "documents": len(documents),
-        "languages": languages,
+        "languages": languages, "question_languages": sorted(questions.by_language),
+        "search_questions": len(question_docs),
     }
     try:
         done = 0
-        pipeline = None
         for language, docs in by_language.items():
             name = collection_name(build, language)
             create_collection(client, name, embedding_dimension(settings), {**metadata, "language": language})
-            store = open_document_store(settings, index=name)
-            pipeline = build_indexing_pipeline(settings, store)
-            pipeline.warm_up()
-            for start in range(0, len(docs), BATCH_SIZE):
-                batch = docs[start:start + BATCH_SIZE]
-                pipeline.run({"embedder": {"documents": batch}})
-                done += len(batch)
-                if progress:
-                    progress(done, len(documents))
-            written = client.count(name, exact=True).count
-            if written != len(docs):
-                raise RuntimeError(f"{name}: wrote {written} points but built {len(docs)} documents")
+            pipeline = build_indexing_pipeline(settings, open_document_store(settings, index=name))
+            done = _write(pipeline, docs, done, total, progress)
+            _check_count(client, name, len(docs))
+        for language in questions.by_language:
+            docs = [d for d in question_docs if d.meta["language"] == language]
+            name = question_collection(build, language)
+            create_collection(client, name, embedding_dimension(settings), {**metadata, "language": language})
+            pipeline = build_indexing_pipeline(settings, open_document_store(settings, index=name), sparse=False,
+                                               as_queries=True)
+            done = _write(pipeline, docs, done, total, progress)
+            _check_count(client, name, len(docs))
         create_records_collection(client, build)
         write_records(client, build, records)
         _index_out_of_scope(settings, build, topics, metadata)
@@ -181,12 +190,30 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
     if grace_seconds:
         time.sleep(grace_seconds)
     dropped = drop_builds(client, settings, keep={build})
-    logger.info("ingest built %s with %d documents (%d reused)", build, len(documents), reused)
+    logger.info("ingest built %s with %d documents (%d reused)", build, total, reused)
     return IngestReport(
-        build, False, time.perf_counter() - started, documents=len(documents), embedded=len(documents) - reused,
+        build, False, time.perf_counter() - started, documents=total, embedded=total - reused,
         reused=reused, documents_by_language=dict(Counter(d.meta["language"] for d in documents)),
+        search_questions=dict(Counter(d.meta["language"] for d in question_docs)),
         previous=previous, dropped=dropped,
         size_bytes=None if settings.qdrant_url else _folder_size(settings.qdrant_path), **report_base)
+
+
+def _write(pipeline: Any, docs: list[Document], done: int, total: int, progress: Progress | None) -> int:
+    pipeline.warm_up()
+    for start in range(0, len(docs), BATCH_SIZE):
+        batch = docs[start:start + BATCH_SIZE]
+        pipeline.run({"embedder": {"documents": batch}})
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    return done
+
+
+def _check_count(client: Any, name: str, expected: int) -> None:
+    written = client.count(name, exact=True).count
+    if written != expected:
+        raise RuntimeError(f"{name}: wrote {written} points but built {expected} documents")
 
 
 def _index_out_of_scope(settings: Settings, build: str, topics: dict[str, list[str]],

@@ -1,4 +1,5 @@
-"""The translation memory (``corpus/translations/*.yaml``) and the glossary (``corpus/glossary.yaml``)."""
+"""The translation memory (``corpus/translations/*.yaml``), the glossary (``corpus/glossary.yaml``) and the
+search questions (``corpus/search_questions/*.yaml``)."""
 
 from __future__ import annotations
 
@@ -177,3 +178,48 @@ def load_glossary(path: Path) -> dict[str, GlossaryTerm]:
             terms[lang], texts[lang] = str(value["term"]).strip(), str(value["text"]).strip()
         glossary[key] = GlossaryTerm(key, tuple(str(m) for m in item.get("match") or ()), terms, texts)
     return glossary
+
+
+SEARCH_QUESTIONS_DIR = "search_questions"
+
+
+@dataclass
+class SearchQuestions:
+    """Typical questions per unit and language: used only to find units (never shown, no facts)."""
+
+    by_language: dict[str, dict[str, list[str]]]
+    orphans: dict[str, list[str]] = field(default_factory=dict)
+
+    def count(self) -> dict[str, int]:
+        """Questions per language."""
+        return {lang: sum(len(q) for q in units.values()) for lang, units in self.by_language.items()}
+
+
+def load_search_questions(directory: Path, units: list[Unit]) -> SearchQuestions:
+    """Read ``corpus/search_questions/<lang>.yaml``; questions of units no longer in the corpus are set aside.
+
+    :raises CorpusError: for invalid YAML or an entry without questions.
+    """
+    unit_ids = {u.id for u in units}
+    result = SearchQuestions({})
+    for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+        data = load_yaml(path)
+        if not isinstance(data, dict) or not isinstance(data.get("units"), dict):
+            raise CorpusError(path, 1, "expected a mapping with 'language:' and 'units:'")
+        if data.get("language") != path.stem:
+            raise CorpusError(path, data.get("__line__"), f"'language:' must be {path.stem}")
+        questions: dict[str, list[str]] = {}
+        for unit_id, item in data["units"].items():
+            if unit_id == "__line__":
+                continue
+            line = item.get("__line__") if isinstance(item, dict) else None
+            entries = item.get("questions") if isinstance(item, dict) else None
+            if not isinstance(entries, list) or not entries or not all(isinstance(q, str) and q.strip()
+                                                                        for q in entries):
+                raise CorpusError(path, line, f"entry {unit_id!r} needs a non-empty list 'questions:'")
+            if unit_id not in unit_ids:
+                result.orphans.setdefault(path.stem, []).append(unit_id)
+                continue
+            questions[unit_id] = [q.strip() for q in entries]
+        result.by_language[path.stem] = questions
+    return result

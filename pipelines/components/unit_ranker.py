@@ -19,21 +19,24 @@ from haystack import Document, component
 
 KINDS = ("measure", "service", "goal", "field", "strategy", "intro", "office")
 RANKING_FEATURES = ("dense", "dense_gap", "dense_query_lang", "dense_de", "lexical", "lexical_gap", "rrf",
-                    "in_hybrid", *(f"kind_{k}" for k in KINDS), "staff_office", "staff_measure")
-ABSTAIN_FEATURES = ("top_probability", "margin", "top_dense", "top_lexical", "oos_margin")
+                    "in_hybrid", "question", "question_gap", "question_query_lang",
+                    *(f"kind_{k}" for k in KINDS), "staff_office", "staff_measure")
+ABSTAIN_FEATURES = ("top_probability", "margin", "top_dense", "top_lexical", "top_question", "oos_margin")
 
 # Before calibration: prefer dense similarity, reward lexical matches and Qdrant's fused rank.
-DEFAULT_RANKING = {"dense": 20.0, "dense_gap": 10.0, "lexical": 2.0, "rrf": 15.0, "kind_office": -1.0,
-                   "staff_office": 2.0}
+DEFAULT_RANKING = {"dense": 20.0, "dense_gap": 10.0, "lexical": 2.0, "rrf": 15.0, "question_gap": 10.0,
+                   "kind_office": -1.0, "staff_office": 2.0}
 DEFAULT_RANKING_BIAS = -18.0
 DEFAULT_ABSTAIN = {"top_probability": 6.0, "margin": 2.0, "oos_margin": -20.0}
 DEFAULT_ABSTAIN_BIAS = -2.0
 
 
 def candidate_features(match: dict[str, Any], kind: str, intent: str, best_dense: float,
-                       best_lexical: float) -> dict[str, float]:
+                       best_lexical: float, best_question: float = 0.0) -> dict[str, float]:
     """The ranking features of one candidate (see :data:`RANKING_FEATURES`)."""
     features = {
+        "question": match.get("question", 0.0), "question_gap": match.get("question", 0.0) - best_question,
+        "question_query_lang": match.get("question_query_lang", 0.0),
         "dense": match["dense"], "dense_gap": match["dense"] - best_dense,
         "dense_query_lang": match.get("dense_query_lang", 0.0), "dense_de": match.get("dense_de", 0.0),
         "lexical": match["lexical"], "lexical_gap": match["lexical"] - best_lexical, "rrf": match["rrf"],
@@ -54,7 +57,8 @@ def abstain_features(ranked: list[Document], oos_similarity: float) -> dict[str,
         "top_probability": top.score or 0.0,
         "margin": (top.score or 0.0) - ((second.score or 0.0) if second else 0.0),
         "top_dense": top.meta["match"]["dense"], "top_lexical": top.meta["match"]["lexical"],
-        "oos_margin": oos_similarity - top.meta["match"]["dense"],
+        "top_question": top.meta["match"].get("question", 0.0),
+        "oos_margin": oos_similarity - max(top.meta["match"]["dense"], top.meta["match"].get("question", 0.0)),
     }
 
 
@@ -112,10 +116,11 @@ class UnitRanker:
             return []
         best_dense = max(d.meta["match"]["dense"] for d in documents)
         best_lexical = max(d.meta["match"]["lexical"] for d in documents)
+        best_question = max(d.meta["match"].get("question", 0.0) for d in documents)
         scored = []
         for doc in documents:
             features = candidate_features(doc.meta["match"], doc.meta.get("kind", ""), intent, best_dense,
-                                          best_lexical)
+                                          best_lexical, best_question)
             probability = logistic(self.ranking_weights, self.ranking_bias, features)
             scored.append(dataclasses.replace(doc, score=probability, meta={**doc.meta, "features": features}))
         scored.sort(key=lambda d: d.score or 0.0, reverse=True)

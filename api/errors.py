@@ -1,0 +1,73 @@
+"""Domain errors of the API and their mapping to readable HTTP responses (never a traceback)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipelines.store import IndexNotReadyError, StoreUnavailableError
+
+logger = logging.getLogger(__name__)
+
+
+class NotFoundError(LookupError):
+    """A unit or office that does not exist."""
+
+
+class PipelineTimeoutError(TimeoutError):
+    """A pipeline run took longer than the configured request timeout."""
+
+
+def _readable(errors: list[dict]) -> str:
+    parts = []
+    for error in errors:
+        location = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if error.get("type") == "json_invalid":
+            return "the request body is not valid JSON"
+        if error.get("type") == "extra_forbidden":
+            message = "unknown field"
+        parts.append(f"{location}: {message}" if location else message)
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain exceptions once, for every route."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _readable(list(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(IndexNotReadyError)
+    async def not_ready(_: Request, exc: IndexNotReadyError) -> JSONResponse:
+        return JSONResponse({"detail": f"The index is not ready: {exc}"}, status_code=503,
+                            headers={"Retry-After": "30"})
+
+    @app.exception_handler(StoreUnavailableError)
+    async def unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
+        logger.warning("store unavailable: %s", exc)
+        return JSONResponse({"detail": "The search index is temporarily unavailable. Please try again shortly."},
+                            status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(PipelineTimeoutError)
+    async def timeout(_: Request, exc: PipelineTimeoutError) -> JSONResponse:
+        return JSONResponse({"detail": "The answer took too long. Please try again."}, status_code=503,
+                            headers={"Retry-After": "2"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error", exc_info=exc)
+        return JSONResponse({"detail": "Something went wrong on our side. Please try again."}, status_code=500)

@@ -1,0 +1,77 @@
+"""The FastAPI app: ``create_app(settings)`` builds it; its lifespan warms the pipelines once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import PipelineRunner
+from api.errors import install_error_handlers
+from api.middleware import (
+    RateLimitMiddleware,
+    RequestLimitsMiddleware,
+    RequestLogMiddleware,
+    SecurityHeadersMiddleware,
+)
+from api.routes import ask, health, languages, offices, pages, search, units
+from pipelines.serving import ServingState
+from pipelines.settings import Settings, get_settings
+from pipelines.store import IndexNotReadyError, StoreUnavailableError
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parent / "static"
+# Pipeline runs at once: two cores, and the embedder holds a lock anyway.
+PIPELINE_CONCURRENCY = 4
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build and warm the pipelines once (if an index exists); requests then reuse them."""
+    serving: ServingState = app.state.serving
+    try:
+        await run_in_threadpool(serving.current)
+    except (IndexNotReadyError, StoreUnavailableError) as exc:
+        # Serve anyway: /healthz answers, /readyz and the API say why they cannot answer yet.
+        logger.warning("starting without an index: %s", exc)
+    yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The Wegweiser Jena app.
+
+    :param settings: defaults to the environment (``WEGWEISER_*``).
+    """
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Wegweiser Jena API",
+        version=version("wegweiser-jena"),
+        description=(
+            "Multilingual, cited answers from the City of Jena's Integrationskonzept and the services it links "
+            "to. Every answer names the responsible office and cites the German source passage verbatim. "
+            "Translations are unofficial; the German text is authoritative."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.serving = ServingState(settings)
+    app.state.runner = PipelineRunner(PIPELINE_CONCURRENCY, settings.request_timeout_s)
+    install_error_handlers(app)
+    for router in (ask.router, search.router, offices.router, units.router, languages.router, health.router,
+                   pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Outermost last: logging sees every request; limits run before any work is done.
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    return app

@@ -1,0 +1,35 @@
+"""POST /api/ask — the assistant."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Body
+
+from api.deps import RunnerDep, ServedDep, ServingDep, SettingsDep
+from api.gaps import record_gap
+from api.schemas import QUESTION_EXAMPLES, AskRequest, AskResponse, Problem
+from pipelines.i18n import direction
+from pipelines.query import ask
+
+router = APIRouter(prefix="/api", tags=["assistant"])
+logger = logging.getLogger(__name__)
+
+
+@router.post("/ask", response_model=AskResponse,
+             responses={413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem},
+                        429: {"model": Problem}, 503: {"model": Problem}})
+async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep, runner: RunnerDep,
+                   request: AskRequest = Body(openapi_examples=QUESTION_EXAMPLES)) -> AskResponse:
+    """Answer a question in the asker's language, with numbered citations to the source passages."""
+    try:
+        answer = await runner(ask, served.ask, request.question, request.lang, request.simple)
+    except LookupError:
+        # The build was replaced and dropped while this request ran: answer once more from the new build.
+        served = serving.current()
+        answer = await runner(ask, served.ask, request.question, request.lang, request.simple)
+    if settings.log_questions:
+        logger.info("question lang=%s answered=%s: %s", answer["lang"], answer["answered"], request.question)
+    if not answer["answered"] and settings.log_gaps:
+        record_gap(settings, request.question, answer["detected_lang"])
+    return AskResponse(**answer, dir=direction(answer["lang"]))

@@ -1,0 +1,74 @@
+"""HTML pages: the demo portal page, the staff page, the readable source documents; widget files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ServedDep
+from api.errors import NotFoundError
+from pipelines.i18n import catalog, catalog_languages
+from pipelines.settings import PROJECT_ROOT
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+WIDGET_DIR = PROJECT_ROOT / "widget"
+SOURCES = {
+    "integrationskonzept": ("Integrationskonzept der Stadt Jena (Fortschreibung 2024)", ("ik/",)),
+    "sozialstrategie": ("Kommunale Sozialstrategie der Stadt Jena", ("ks/",)),
+    "services": ("Verlinkte Dienste und Beratungsstellen", ("svc/",)),
+    "offices": ("Zuständige Stellen im Integrationskonzept", ("office/",)),
+}
+_LANG = re.compile(r"^[a-z]{2,3}$")
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def get_demo_page(request: Request) -> HTMLResponse:
+    """A "Neu in Jena" portal page with the widget embedded as an editor would."""
+    return TEMPLATES.TemplateResponse(request, "demo.html", {"origin": str(request.base_url).rstrip("/")})
+
+
+@router.get("/staff", response_class=HTMLResponse)
+async def get_staff_page(request: Request) -> HTMLResponse:
+    """The staff search page."""
+    return TEMPLATES.TemplateResponse(request, "staff.html", {})
+
+
+@router.get("/sources/{document}", response_class=HTMLResponse)
+async def get_source_page(document: str, request: Request, served: ServedDep) -> HTMLResponse:
+    """A source document with an anchor on every unit (the cited one is highlighted via ``:target``)."""
+    if document not in SOURCES:
+        raise NotFoundError(f"no source document {document!r}")
+    title, prefixes = SOURCES[document]
+    records = await run_in_threadpool(served.all_records)
+    units = [r for r in records if r["unit_id"].startswith(prefixes)]
+    return TEMPLATES.TemplateResponse(request, "source.html", {"title": title, "units": units,
+                                                                "build": served.build})
+
+
+@router.get("/widget/wegweiser-chat.js")
+async def get_widget() -> FileResponse:
+    """The embeddable chat widget (one ES module)."""
+    return FileResponse(WIDGET_DIR / "wegweiser-chat.js", media_type="text/javascript",
+                        headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/widget/messages/{language}.json")
+async def get_messages(language: str) -> JSONResponse:
+    """The widget's strings in one language (the same catalog the answers are written with)."""
+    if not _LANG.match(language) or language not in catalog_languages():
+        raise NotFoundError(f"no message catalog for {language!r}")
+    return JSONResponse(catalog(language), headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/widget/languages.json")
+async def get_widget_languages() -> JSONResponse:
+    """Languages with a catalog, by their own names (for the widget's language picker)."""
+    languages = [{"code": c, "label": catalog(c)["@label"], "dir": catalog(c)["@dir"]} for c in catalog_languages()]
+    return JSONResponse(languages, headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,238 @@
+"""Request and response models of the HTTP API (contract: ``../shared/design/contracts.md``)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from pipelines.languages import is_language_code
+
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff]")
+
+
+def clean_question(value: str) -> str:
+    """NFC-normalised text without control characters, trimmed; line breaks become spaces."""
+    value = unicodedata.normalize("NFC", value)
+    value = _CONTROL.sub("", value).replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    return re.sub(r" {2,}", " ", value).strip()
+
+
+def check_language(value: str | None) -> str | None:
+    """Accept ISO 639-1 codes (any case); reject anything else with a readable message."""
+    if value is None:
+        return None
+    code = value.strip().lower()
+    if not is_language_code(code):
+        raise ValueError(f"unknown language code {value!r}: use an ISO 639-1 code such as 'de', 'uk' or 'ar'")
+    return code
+
+
+QUESTION_EXAMPLES = {
+    "uk": {"summary": "Ukrainian: an interpreter for the doctor",
+           "value": {"question": "Де знайти перекладача до лікаря?", "lang": None, "simple": False}},
+    "ar": {"summary": "Arabic, simple language",
+           "value": {"question": "أين أتعلم اللغة الألمانية؟", "lang": "ar", "simple": True}},
+    "de": {"summary": "German staff question",
+           "value": {"question": "Wer ist zuständig für die Sprachmittlung in den Ämtern?", "lang": "de",
+                     "simple": False}},
+    "fa": {"summary": "Persian: discrimination", "value": {"question": "در تراموا به من توهین کردند، کجا کمک بگیرم؟"}},
+    "en": {"summary": "English: out of scope", "value": {"question": "What's the weather in Jena tomorrow?"}},
+}
+
+
+class AskRequest(BaseModel):
+    """A question to the assistant."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [e["value"] for e in
+                                                                              QUESTION_EXAMPLES.values()]})
+
+    question: str = Field(..., description="The question, 1–1000 characters after trimming; control characters "
+                                           "are removed.", json_schema_extra={"minLength": 1, "maxLength": 1000})
+    lang: str | None = Field(None, description="Answer language (ISO 639-1). Default: the question's language.",
+                             max_length=8)
+    simple: bool = Field(False, description="Answer in Einfache Sprache (one unit, hard words explained).")
+
+    @field_validator("question")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        value = clean_question(value)
+        if not value:
+            raise ValueError("the question is empty")
+        if len(value) > 1000:
+            raise ValueError("the question is longer than 1000 characters")
+        return value
+
+    @field_validator("lang")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return check_language(value)
+
+
+class CitationPublic(BaseModel):
+    """A numbered citation: the German text of record, verbatim, with where it stands."""
+
+    n: int
+    id: str
+    kind: Literal["measure", "goal", "field", "intro", "strategy", "service", "office"]
+    section: str
+    title: str
+    text: str = Field(description="German source text of the unit, verbatim.")
+    text_translated: str | None = Field(description="Unofficial translation of the (simple) text, or null.")
+    source: str
+    as_of: str
+    url: str
+
+
+class ContactItem(BaseModel):
+    """One contact detail with its public source and date."""
+
+    model_config = ConfigDict(extra="allow")
+
+    value: str
+    source: str
+    as_of: str | None
+    dated: bool | None = None
+    note: str | None = None
+
+
+class OfficePublic(BaseModel):
+    """A responsible body and its contact (from a linked service entry, where one exists)."""
+
+    id: str
+    name: str
+    name_translated: str | None = None
+    type: str | None = None
+    service: str | None = None
+    contact: dict[str, list[ContactItem]] = Field(default_factory=dict)
+
+
+class ServicePublic(BaseModel):
+    """A linked service cited in the answer."""
+
+    id: str
+    name: str
+    category: str | None = None
+    contact: dict[str, list[ContactItem]] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)
+
+
+class TranslationInfo(BaseModel):
+    """How the answer reached the asker's language."""
+
+    method: Literal["memory", "argos", "none"]
+    notice: str | None
+
+
+class AskResponse(BaseModel):
+    """The answer, in the asker's language, with numbered citations."""
+
+    question: str
+    lang: str
+    detected_lang: str
+    answered: bool
+    answer: str
+    answer_de: str
+    simple: bool
+    citations: list[CitationPublic]
+    offices: list[OfficePublic]
+    services: list[ServicePublic]
+    translation: TranslationInfo
+    dir: Literal["ltr", "rtl"] = "ltr"
+
+
+class OfficeRef(BaseModel):
+    """An office named in a hit."""
+
+    id: str
+    name: str
+
+
+class SearchHit(BaseModel):
+    """One unit found by the staff search."""
+
+    id: str
+    kind: str
+    section: str
+    title: str
+    text: str
+    text_translated: str | None = None
+    score: float
+    field: str | None = None
+    termin: str | None = None
+    url: str
+    offices: list[OfficeRef]
+
+
+class SearchResponse(BaseModel):
+    """Staff search results with facet counts over all candidates."""
+
+    query: str
+    lang: str
+    hits: list[SearchHit]
+    facets: dict[str, dict[str, int]]
+
+
+class OfficeSummary(BaseModel):
+    """An office in the list of all offices."""
+
+    id: str
+    name: str
+    type: str | None
+    aliases: list[str]
+    service: str | None
+    contact: dict[str, list[ContactItem]]
+    units: int = Field(description="How many units name this office as responsible.")
+
+
+class UnitPublic(BaseModel):
+    """A unit's full record: German text of record, translations, offices, contact."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    kind: str
+    title: str
+    section: str
+    text: str
+    source: str
+    as_of: str
+    url: str
+    field: str | None = None
+    termin: str | None = None
+    verantwortung: str | None = None
+    praxis_beispiele: str | None = None
+    fokus: str | None = None
+    offices: list[OfficeRef] = Field(default_factory=list)
+    translations: dict[str, str] = Field(default_factory=dict)
+    footnotes: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class OfficeDetail(OfficeSummary):
+    """An office with every unit it is responsible for."""
+
+    responsibilities: list[UnitPublic]
+
+
+class LanguageInfo(BaseModel):
+    """A language the assistant can answer in, and how."""
+
+    code: str
+    label: str
+    dir: Literal["ltr", "rtl"]
+    level: Literal["source", "memory", "argos", "fallback"]
+
+
+class LanguagesResponse(BaseModel):
+    """Languages by how they are served."""
+
+    languages: list[LanguageInfo]
+    fallback: str = Field(description="Other ISO 639-1 codes are answered in German with a notice.")
+
+
+class Problem(BaseModel):
+    """An error: a readable message, never a traceback."""
+
+    detail: str

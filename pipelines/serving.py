@@ -1,0 +1,118 @@
+"""Keep the pipelines bound to the served index build, and switch to a new build without downtime.
+
+Requests take the current :class:`Served` at their start and use it to the end, so one answer never mixes two
+builds. When ``wegweiser ingest`` switches the aliases, the next check (at most every ``check_interval``
+seconds) builds pipelines for the new build and swaps them in; requests already running finish on the old
+build, which ``ingest`` drops only after a grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from haystack import Pipeline
+
+from pipelines.query import ServedIndex, build_query_pipeline, build_search_pipeline, open_served_index
+from pipelines.settings import Settings
+from pipelines.store import (
+    IndexInfo,
+    IndexNotReadyError,
+    StoreUnavailableError,
+    fetch_records,
+    index_info,
+    scroll_records,
+    served_build,
+    shared_client,
+    store_client,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Served:
+    """The pipelines of one build."""
+
+    info: IndexInfo
+    index: ServedIndex
+    ask: Pipeline
+    search: Pipeline
+
+    @property
+    def build(self) -> str:
+        """The build these pipelines read."""
+        return self.info.build
+
+    def records(self, unit_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Unit records by id from this build."""
+        return fetch_records(store_client(self.index.stores["de"]), self.build, unit_ids)
+
+    def all_records(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every record of this build (optionally of one kind), in document order."""
+        records = scroll_records(store_client(self.index.stores["de"]), self.build, kind)
+        return sorted(records, key=lambda r: r.get("order", 0))
+
+
+class ServingState:
+    """The pipelines of the currently served build, rebuilt when the build changes.
+
+    Usage:
+    ```python
+    state = ServingState(settings)
+    served = state.current()          # raises IndexNotReadyError before the first ingest
+    ask(served.ask, "Wo finde ich einen Dolmetscher?")
+    ```
+    """
+
+    def __init__(self, settings: Settings, check_interval: float = 1.0) -> None:
+        self.settings = settings
+        self.check_interval = check_interval
+        self._served: Served | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+        self.last_error: str | None = None
+
+    def _load(self) -> Served:
+        info = index_info(self.settings)
+        index = open_served_index(self.settings, info)
+        ask_pipeline = build_query_pipeline(self.settings, index)
+        search_pipeline = build_search_pipeline(self.settings, index)
+        ask_pipeline.warm_up()
+        search_pipeline.warm_up()
+        logger.info("serving build %s (%d points, languages %s)", info.build, info.points, ",".join(info.languages))
+        return Served(info, index, ask_pipeline, search_pipeline)
+
+    def current(self) -> Served:
+        """The pipelines of the served build.
+
+        :raises IndexNotReadyError: when no index has been built yet.
+        :raises StoreUnavailableError: when Qdrant cannot be reached.
+        """
+        now = time.monotonic()
+        served = self._served
+        if served is not None and now - self._checked_at < self.check_interval:
+            return served
+        with self._lock:
+            served = self._served
+            if served is not None and time.monotonic() - self._checked_at < self.check_interval:
+                return served
+            try:
+                build = served_build(shared_client(self.settings), self.settings)
+            except StoreUnavailableError as exc:
+                self.last_error = str(exc)
+                raise
+            except Exception as exc:  # connection refused, timeout: reported as unavailable, retried next time
+                self.last_error = f"Qdrant at {self.settings.store_location} is unavailable: {exc}"
+                raise StoreUnavailableError(self.last_error) from exc
+            if build is None:
+                self.last_error = "no index yet: run `wegweiser ingest`"
+                raise IndexNotReadyError(self.last_error)
+            if served is None or served.build != build:
+                self._served = served = self._load()
+            self._checked_at = time.monotonic()
+            self.last_error = None
+            return served
