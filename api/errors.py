@@ -31,6 +31,10 @@ def _readable(errors: list[dict]) -> str:
             return "the request body is not valid JSON"
         if error.get("type") == "extra_forbidden":
             message = "unknown field"
+        if not location and error.get("type") == "missing":
+            message = "the request body is missing: send a JSON object"
+        elif not location and error.get("type") in ("model_attributes_type", "dict_type"):
+            message = "the request body must be a JSON object"
         parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts) or "invalid request"
 
@@ -64,6 +68,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's own message ("There was an error parsing the body") does not say what to fix.
+            return JSONResponse({"detail": "the request body is not valid JSON: send JSON encoded as UTF-8"},
+                                status_code=422)
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,13 +21,13 @@ from api.middleware import (
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
 )
-from api.routes import ask, health, languages, offices, pages, search, units
+from api.routes import admin, ask, health, languages, offices, pages, search, units
 from pipelines.serving import ServingState
 from pipelines.settings import Settings, get_settings
 from pipelines.store import IndexNotReadyError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
-STATIC_DIR = __import__("pathlib").Path(__file__).resolve().parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 # Pipeline runs at once: two cores, and the embedder holds a lock anyway.
 PIPELINE_CONCURRENCY = 4
 
@@ -63,8 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.serving = ServingState(settings)
     app.state.runner = PipelineRunner(PIPELINE_CONCURRENCY, settings.request_timeout_s)
     install_error_handlers(app)
+    app.state.reindex = admin.ReindexJob()
+    if not settings.qdrant_url:
+        admin.ensure_token(settings)
     for router in (ask.router, search.router, offices.router, units.router, languages.router, health.router,
-                   pages.router):
+                   admin.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost last: logging sees every request; limits run before any work is done.

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pipelines.languages import is_language_code
 
-_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff]")
+# Control and invisible characters, and lone surrogates (valid in JSON escapes, but not encodable as UTF-8).
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff"
+                      r"\ud800-\udfff]")
 
 
 def clean_question(value: str) -> str:
@@ -141,6 +143,9 @@ class AskResponse(BaseModel):
     services: list[ServicePublic]
     translation: TranslationInfo
     dir: Literal["ltr", "rtl"] = "ltr"
+    generator: dict[str, Any] | None = Field(
+        None, description='Only with the optional generator configured: {"used": true, "model": …} if its '
+                          'verified rewrite replaced the answer, else {"used": false, "reason": …}.')
 
 
 class OfficeRef(BaseModel):

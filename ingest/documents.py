@@ -94,15 +94,14 @@ def unit_payload(unit: Unit, corpus: Corpus, memory: TranslationMemory,
     return payload
 
 
-SEARCH_FIELDS = ("unit_id", "kind", "title", "section", "field", "parent", "offices", "termin", "source", "as_of",
-                 "url", "source_hash", "text_de")
+SEARCH_FIELDS = ("unit_id", "kind", "title", "field", "parent", "offices")
 
 
 def search_meta(record: dict[str, Any]) -> dict[str, Any]:
-    """The slim payload of a searchable point; the full record lives in the build's records collection."""
-    meta = {key: record.get(key) for key in SEARCH_FIELDS}
-    meta["office_names"] = [{"id": c["id"], "name": c["name"]} for c in record.get("office_cards") or []]
-    return meta
+    """The slim payload of a searchable point: what grouping, ranking, filters and facets need. Everything
+    shown comes from the unit's full record in the build's records collection (Qdrant's embedded mode copies
+    every payload it returns, so small payloads keep queries fast)."""
+    return {key: record.get(key) for key in SEARCH_FIELDS}
 
 
 def build_documents(corpus: Corpus, memory: TranslationMemory, glossary: dict[str, GlossaryTerm],

@@ -52,7 +52,7 @@ from pipelines.store import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the layout of documents or sparse vectors changes: forces a rebuild of unchanged corpora.
-DOCUMENT_FORMAT = "5"
+DOCUMENT_FORMAT = "7"
 BATCH_SIZE = 48
 
 Progress = Callable[[int, int], None]
@@ -224,7 +224,9 @@ def _index_out_of_scope(settings: Settings, build: str, topics: dict[str, list[s
     name = collection_name(build, OUT_OF_SCOPE)
     create_collection(shared_client(settings), name, embedding_dimension(settings), {**metadata, "language": "oos"})
     if docs:
-        pipeline = build_indexing_pipeline(settings, open_document_store(settings, index=name))
+        # Phrasings are questions: embedded as queries, they are compared with the asker's question directly.
+        pipeline = build_indexing_pipeline(settings, open_document_store(settings, index=name), sparse=False,
+                                           as_queries=True)
         pipeline.run({"embedder": {"documents": docs}})
 
 

@@ -20,6 +20,8 @@ _LOCK = threading.Lock()
 _NO_BREAK = ("z. B.", "z.B.", "u. a.", "u.a.", "d. h.", "bzw.", "ca.", "vgl.", "Nr.", "Dr.", "e.V.", "e. V.",
              "etc.", "usw.", "ggf.", "Tel.", "St.", "Str.", "Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So.")
 _BOUNDARY = re.compile(r"(?<=[.!?…])\s+(?=[\"„“(\[]?[^\W\d_]|\d)")
+# A one- or two-digit number with a full stop is an ordinal ("am 1. März", "im 2. Stock"), not a sentence end.
+_ORDINAL = re.compile(r"(?<![\w.])(\d{1,2})\.(?=\s)")
 
 
 class ArgosModelError(ValueError):
@@ -41,10 +43,11 @@ def split_sentences(text: str) -> list[str]:
     protected = text
     for i, abbreviation in enumerate(_NO_BREAK):
         protected = protected.replace(abbreviation, f"\x00{i}\x00")
+    protected = _ORDINAL.sub("\\1\x01", protected)
     pieces = [p for p in _BOUNDARY.split(protected) if p.strip()]
 
     def restore(piece: str) -> str:
-        return re.sub(r"\x00(\d+)\x00", lambda m: _NO_BREAK[int(m.group(1))], piece)
+        return re.sub(r"\x00(\d+)\x00", lambda m: _NO_BREAK[int(m.group(1))], piece).replace("\x01", ".")
 
     return [restore(p).strip() for p in pieces]
 
@@ -103,13 +106,15 @@ def install_model(path: Path, packages_dir: Path) -> InstalledModel:
     :raises ArgosModelError: when the file is not a valid package.
     """
     metadata = validate_model_file(path)
+    with zipfile.ZipFile(path) as archive:
+        root = archive.namelist()[0].split("/", 1)[0]
     with _LOCK:
         _settings(packages_dir)
         from argostranslate import package
 
         package.install_from_path(path)
-    return InstalledModel(metadata["from_code"], metadata["to_code"], str(metadata.get("package_version", "")),
-                          packages_dir)
+    version = str(metadata.get("package_version", ""))
+    return InstalledModel(metadata["from_code"], metadata["to_code"], version, packages_dir / root)
 
 
 def installed_models(packages_dir: Path) -> list[InstalledModel]:
@@ -157,12 +162,13 @@ class ArgosEngine:
         from argostranslate.translate import apply_packaged_translation
 
         with _LOCK:
-            pkg = self._packages.get(model.path)
-            if pkg is None:
-                pkg = self._packages[model.path] = package.Package(model.path)
-                self._translators[model.path] = ctranslate2.Translator(str(model.path / "model"), device="cpu",
-                                                                       inter_threads=1, intra_threads=0)
-            translator = self._translators[model.path]
+            if model.path not in self._packages:
+                # both or neither: a package whose model fails to load is tried again on the next call
+                translator = ctranslate2.Translator(str(model.path / "model"), device="cpu", inter_threads=1,
+                                                    intra_threads=0)
+                self._packages[model.path] = package.Package(model.path)
+                self._translators[model.path] = translator
+            pkg, translator = self._packages[model.path], self._translators[model.path]
         paragraphs = text.split("\n")
         out = []
         for paragraph in paragraphs:

@@ -20,11 +20,13 @@ from pipelines.components.query_analyzer import QueryAnalyzer
 from pipelines.components.query_language_detector import QueryLanguageDetector
 from pipelines.components.translation_memory_lookup import TranslationMemoryLookup
 from pipelines.components.unit_ranker import UnitRanker
+from pipelines.components.verified_generator import VerifiedGenerator
 from pipelines.embedders import make_text_embedder
 from pipelines.settings import Settings
 from pipelines.store import (
     OUT_OF_SCOPE,
     IndexInfo,
+    attach_shared_client,
     collection_name,
     index_info,
     open_document_store,
@@ -78,6 +80,23 @@ def open_served_index(settings: Settings, info: IndexInfo | None = None) -> Serv
     )
 
 
+def attach_stores(pipeline: Pipeline, settings: Settings) -> Pipeline:
+    """Give every document store of a pipeline (e.g. one made by ``Pipeline.loads``) this process's client.
+
+    Qdrant's embedded mode locks its folder for one client per process; a deserialized pipeline would
+    otherwise try to open a second one.
+    """
+    for name in pipeline.graph.nodes:
+        component = pipeline.get_component(name)
+        stores = [getattr(component, "document_store", None)]
+        for attribute in ("document_stores", "question_stores"):
+            stores.extend((getattr(component, attribute, None) or {}).values())
+        for store in stores:
+            if isinstance(store, QdrantDocumentStore):
+                attach_shared_client(store, settings)
+    return pipeline
+
+
 def build_query_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     """question (+ lang, simple) → answer dict of the API contract.
 
@@ -119,7 +138,19 @@ def build_query_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     p.connect("tm_lookup.documents", "answer_builder.documents")
     p.connect("tm_lookup.method", "translator.memory_method")
     p.connect("answer_builder.answer", "translator.answer")
+    if settings.generator_url:
+        # Keep the generator well inside the request timeout, so a slow model falls back to the composed
+        # answer instead of turning the request into a 503.
+        p.add_component("generator", VerifiedGenerator(api_base_url=settings.generator_url,
+                                                       model=settings.generator_model,
+                                                       timeout_s=min(10.0, settings.request_timeout_s / 2)))
+        p.connect("translator.answer", "generator.answer")
     return p
+
+
+def _final_answer(result: dict[str, Any]) -> dict[str, Any]:
+    """The last answer-producing component's output: the generator's when the pipeline has one."""
+    return (result.get("generator") or result["translator"])["answer"]
 
 
 def _ranking_only(calibration: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +179,7 @@ def ask_traced(pipeline: Pipeline, question: str, lang: str | None = None,
         "answer_builder": {"question": question, "simple": simple},
     }, include_outputs_from={"ranker"})
     ranker = result["ranker"]
-    return result["translator"]["answer"], [d.meta["unit_id"] for d in ranker["documents"]], ranker["features"]
+    return _final_answer(result), [d.meta["unit_id"] for d in ranker["documents"]], ranker["features"]
 
 
 def trace_candidates(pipeline: Pipeline, question: str, simple: bool = False) -> dict[str, Any]:
@@ -207,11 +238,15 @@ def search(pipeline: Pipeline, query: str, k: int = 10, lang: str | None = None,
     selected = [d for d in docs
                 if (field is None or d.meta.get("field") == field or (d.meta.get("field") or "").startswith(f"{field}."))
                 and (office is None or office in (d.meta.get("offices") or []) or d.meta["unit_id"] == office)]
-    hits = [{
-        "id": d.meta["unit_id"], "kind": d.meta["kind"], "section": d.meta["section"], "title": d.meta["title"],
-        "text": d.meta["text_de"], "text_translated": d.meta["display"]["text"] if language != "de" else None,
-        "score": round(float(d.score or 0.0), 4), "field": d.meta.get("field"), "url": d.meta["url"],
-        "termin": d.meta.get("termin"),
-        "offices": d.meta.get("office_names") or [],
-    } for d in selected[:k]]
+    hits = []
+    for d in selected[:k]:
+        record = d.meta["record"]
+        hits.append({
+            "id": record["unit_id"], "kind": record["kind"], "section": record["section"], "title": record["title"],
+            "text": record["text_de"], "text_translated": d.meta["display"]["text"] if language != "de" else None,
+            "score": round(float(d.score or 0.0), 4), "field": record.get("field"), "url": record["url"],
+            "termin": record.get("termin"),
+            "offices": [{"id": c["id"], "name": c["name"]} for c in record.get("office_cards") or []
+                        if c["id"] != record["unit_id"]],
+        })
     return {"query": query, "lang": language, "hits": hits, "facets": facets}

@@ -104,7 +104,12 @@ def open_document_store(settings: Settings, index: str) -> QdrantDocumentStore:
     )
     # Pre-set the client: the store would otherwise open a second one (refused by the folder lock) and
     # create a missing collection on first use.
-    store._client = shared_client(settings)  # noqa: SLF001
+    return attach_shared_client(store, settings)
+
+
+def attach_shared_client(store: QdrantDocumentStore, settings: Settings) -> QdrantDocumentStore:
+    """Let a store (e.g. one re-created by ``Pipeline.loads``) use this process's client of its Qdrant."""
+    store._client = shared_client(settings)  # noqa: SLF001 - see open_document_store
     return store
 
 

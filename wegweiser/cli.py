@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -48,8 +49,51 @@ def ingest(
         except CorpusError as exc:
             _fail(f"{exc}\nThe served index was left untouched.", 2)
         except StoreUnavailableError as exc:
-            _fail(str(exc), 3)
+            if settings.qdrant_url:
+                _fail(str(exc), 3)
+            # The embedded store is open in a running server: that server does the work (zero downtime).
+            report = _ingest_in_server(settings, force, lambda done, total: bar.update(task, completed=done,
+                                                                                       total=total))
     _print_ingest_report(report)
+
+
+def _ingest_in_server(settings, force: bool, progress):  # type: ignore[no-untyped-def]
+    import time
+
+    import httpx
+
+    from api.routes.admin import token_path
+    from ingest.indexer import IngestReport
+
+    path = token_path(settings)
+    if not path.exists():
+        _fail(f"the embedded store {settings.qdrant_path} is locked by another process, and no server token "
+              f"was found at {path}: stop that process or point WEGWEISER_QDRANT_URL at a Qdrant server", 3)
+    base = _server_url()
+    headers = {"Authorization": f"Bearer {path.read_text().strip()}"}
+    err.print(f"The embedded store is in use by the server at {base}; it re-ingests while it keeps serving.")
+    try:
+        response = httpx.post(f"{base}/api/admin/reindex", params={"force": force}, headers=headers, timeout=10)
+        if response.status_code not in (202, 409):
+            _fail(f"the server refused the re-ingest ({response.status_code}): {response.json().get('detail')}", 3)
+        while True:
+            state = httpx.get(f"{base}/api/admin/reindex", headers=headers, timeout=10).json()
+            if state["total"]:
+                progress(state["done"], state["total"])
+            if state["state"] in ("done", "failed"):
+                break
+            time.sleep(0.5)
+    except httpx.HTTPError as exc:
+        _fail(f"the store is locked and the server at {base} cannot be reached: {exc}", 3)
+    if state["state"] == "failed":
+        _fail(f"{state['error']}\nThe served index was left untouched.", 2)
+    return IngestReport(**state["report"])
+
+
+def _server_url() -> str:
+    import os
+
+    return os.environ.get("WEGWEISER_SERVER_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
 
 
 def _print_ingest_report(report) -> None:  # type: ignore[no-untyped-def]
@@ -112,6 +156,8 @@ def eval_command(
     calibrate: Annotated[bool, typer.Option("--calibrate", help="First fit the abstention decision on the dev "
                                                                 "split, then score.")] = False,
     output: Annotated[Path | None, typer.Option(help="Folder for latest.json/latest.md/plots.")] = None,
+    set_baseline: Annotated[bool, typer.Option("--set-baseline", help="Record this run as the regression "
+                                                                     "baseline (eval/results/baseline.json).")] = False,
 ) -> None:
     """Score the real pipeline and two baselines on the multilingual question set."""
     from eval.calibrate import calibrate as fit
@@ -140,6 +186,14 @@ def eval_command(
         _fail(str(exc), 3)
     report = summarize(run)
     paths = write_report(report, output or RESULTS_DIR, load_calibration().get("threshold"))
+    if set_baseline:
+        if split != "test":
+            _fail("the baseline is recorded from the test split")
+        baseline = {"hit@5": report["overall"]["systems"]["full"]["hit@5"],
+                    "abstention_accuracy": report["overall"]["abstention_accuracy"], "build": report["build"],
+                    "questions": report["overall"]["questions"]}
+        (RESULTS_DIR / "baseline.json").write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
+        paths.append(RESULTS_DIR / "baseline.json")
     _print_eval(report)
     console.print("Wrote " + ", ".join(str(p) for p in paths))
 
@@ -160,6 +214,227 @@ def _print_eval(report: dict) -> None:  # type: ignore[type-arg]
                       "–" if block["office_accuracy"] is None else f"{block['office_accuracy']:.2f}",
                       "–" if block["answer_language"] is None else f"{block['answer_language']:.2f}",
                       f"{block['latency_median_ms']:.0f}")
+    console.print(table)
+
+
+def _open_pipelines(settings):  # type: ignore[no-untyped-def]
+    """The served pipelines, or None when the embedded store is held by a running server (use HTTP then)."""
+    from pipelines.serving import ServingState
+    from pipelines.store import IndexNotReadyError, StoreUnavailableError
+
+    try:
+        return ServingState(settings).current()
+    except IndexNotReadyError as exc:
+        _fail(f"{exc}", 3)
+    except StoreUnavailableError as exc:
+        if settings.qdrant_url or "in use" not in str(exc):
+            _fail(str(exc), 3)
+    return None
+
+
+def _http(method: str, path: str, **kwargs):  # type: ignore[no-untyped-def]
+    import httpx
+
+    base = _server_url()
+    try:
+        response = httpx.request(method, f"{base}{path}", timeout=30, **kwargs)
+    except httpx.HTTPError as exc:
+        _fail(f"the embedded store is in use by another process and no server answers at {base} ({exc})", 3)
+    if response.status_code >= 400:
+        _fail(f"{response.status_code}: {response.json().get('detail')}", 1)
+    return response.json()
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in any language.")],
+    lang: Annotated[str | None, typer.Option("--lang", help="Answer language (ISO 639-1), e.g. uk, ar, sw.")] = None,
+    simple: Annotated[bool, typer.Option("--simple", help="Answer in Einfache Sprache.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON of the API contract.")] = False,
+) -> None:
+    """Ask the assistant; prints the answer with its citations."""
+    from api.schemas import AskRequest
+    from pipelines.i18n import direction
+    from pipelines.query import ask as run_ask
+
+    try:
+        request = AskRequest(question=question, lang=lang, simple=simple)
+    except ValueError as exc:
+        _fail(str(exc).splitlines()[-1], 2)
+    settings = get_settings()
+    served = _open_pipelines(settings)
+    if served is not None:
+        answer = {**run_ask(served.ask, request.question, request.lang, request.simple),
+                  "dir": direction(request.lang or "de")}
+    else:
+        answer = _http("POST", "/api/ask", json=request.model_dump())
+    answer.pop("intent", None)
+    answer.pop("confidence", None)
+    if as_json:
+        console.print_json(json.dumps(answer, ensure_ascii=False))
+        return
+    _print_answer(answer)
+
+
+def _print_answer(answer: dict) -> None:  # type: ignore[type-arg]
+    from rich.panel import Panel
+
+    title = f"[bold]{'Answer' if answer['answered'] else 'Not covered'}[/] · {answer['lang']}"
+    if answer["simple"]:
+        title += " · Einfache Sprache"
+    console.print(Panel(answer["answer"], title=title, expand=False))
+    notice = (answer.get("translation") or {}).get("notice")
+    if notice:
+        console.print(f"[italic]{notice}[/]")
+    for office in answer["offices"]:
+        name = office["name"] + (f" ({office['name_translated']})" if office.get("name_translated") else "")
+        details = "; ".join(f"{item['value']} (Stand {item.get('as_of') or 'unbekannt'})"
+                            for items in office["contact"].values() for item in items)
+        console.print(f"[bold]Zuständig:[/] {name}" + (f" — {details}" if details else ""))
+    for citation in answer["citations"]:
+        console.print(f"[bold][{citation['n']}][/] {citation['section']} — [link={citation['url']}]"
+                      f"{citation['id']}[/link] ({citation['source']}, Stand {citation['as_of']})")
+        console.print(f"    [dim]{citation['text'][:400]}[/]")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Search words.")],
+    k: Annotated[int, typer.Option(min=1, max=50, help="Number of hits.")] = 10,
+    field: Annotated[str | None, typer.Option(help="Action field, e.g. 2.4.")] = None,
+    office: Annotated[str | None, typer.Option(help="Office id, e.g. office/fd-gesundheit.")] = None,
+    lang: Annotated[str | None, typer.Option(help="Language of the query (default: detected).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON of the API contract.")] = False,
+) -> None:
+    """Staff search: the units that match, with their responsible offices."""
+    from pipelines.query import search as run_search
+
+    settings = get_settings()
+    served = _open_pipelines(settings)
+    if served is not None:
+        result = run_search(served.search, query, k, lang, field, office)
+    else:
+        params = {"q": query, "k": k, **({"field": field} if field else {}), **({"office": office} if office else {}),
+                  **({"lang": lang} if lang else {})}
+        result = _http("GET", "/api/search", params=params)
+    if as_json:
+        console.print_json(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table(title=f"{len(result['hits'])} hits for {query!r}")
+    for column in ("#", "unit", "section", "responsible", "score"):
+        table.add_column(column)
+    for i, hit in enumerate(result["hits"], start=1):
+        table.add_row(str(i), hit["id"], hit["section"], ", ".join(o["name"] for o in hit["offices"]) or "–",
+                      f"{hit['score']:.2f}")
+    console.print(table)
+
+
+@app.command()
+def offices(
+    office: Annotated[str | None, typer.Argument(help="An office id or slug to list its responsibilities.")] = None,
+) -> None:
+    """List the responsible offices, or everything one office is responsible for."""
+    settings = get_settings()
+    served = _open_pipelines(settings)
+    if served is None:
+        _fail("the embedded store is in use by a running server: use GET /api/offices", 3)
+    if office:
+        office_id = office if office.startswith("office/") else f"office/{office}"
+        record = served.records([office_id]).get(office_id)
+        if record is None:
+            _fail(f"no office {office!r}", 1)
+        measures = (record.get("office") or {}).get("measures") or []
+        found = served.records(measures)
+        table = Table(title=f"{record['title']}: {len(measures)} units")
+        table.add_column("unit")
+        table.add_column("section")
+        table.add_column("Termin")
+        for unit_id in measures:
+            if unit_id in found:
+                table.add_row(unit_id, found[unit_id]["section"], found[unit_id].get("termin") or "")
+        console.print(table)
+        return
+    table = Table(title="Responsible bodies in the Integrationskonzept")
+    for column in ("office", "name", "type", "units", "contact"):
+        table.add_column(column)
+    for record in served.all_records("office"):
+        info = record.get("office") or {}
+        table.add_row(record["unit_id"], record["title"], info.get("type") or "", str(len(info.get("measures") or [])),
+                      info.get("service") or "–")
+    console.print(table)
+
+
+@models_app.command("install")
+def models_install(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="An .argosmodel file.")],
+) -> None:
+    """Install an argostranslate model from a file (nothing is downloaded)."""
+    from pipelines.argos import ArgosModelError, install_model
+
+    settings = get_settings()
+    try:
+        model = install_model(path, settings.argos_dir)
+    except ArgosModelError as exc:
+        _fail(str(exc), 2)
+    console.print(f"Installed {model.from_code} → {model.to_code} into {settings.argos_dir}. Answers in "
+                  f"'{model.to_code}' are now machine-translated (and marked as such).")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List installed argostranslate models."""
+    from pipelines.argos import installed_models
+
+    models = installed_models(get_settings().argos_dir)
+    if not models:
+        console.print("No argostranslate models installed.")
+    for model in models:
+        console.print(f"{model.from_code} → {model.to_code}  (version {model.version or '?'}, {model.path})")
+
+
+@tm_app.command("status")
+def tm_status() -> None:
+    """Coverage of the translation memory: current, stale and missing entries per language."""
+    from ingest.errors import CorpusError
+    from ingest.indexer import load_validated
+
+    try:
+        corpus, memory, _ = load_validated(get_settings())
+    except CorpusError as exc:
+        _fail(str(exc), 2)
+    table = Table(title=f"Translation memory ({len(corpus.units)} units)")
+    for column in ("language", "current", "stale", "missing", "orphaned", "coverage"):
+        table.add_column(column, justify="right" if column != "language" else "left")
+    for lang, row in sorted(memory.coverage(len(corpus.units)).items()):
+        table.add_row(lang, str(row["fresh"]), str(row["stale"]), str(row["missing"]), str(row["orphans"]),
+                      f"{100 * row['fresh'] / row['total']:.0f} %")
+    console.print(table)
+    for lang in sorted(memory.files):
+        stale = memory.stale.get(lang) or []
+        if stale:
+            console.print(f"[yellow]{lang}[/]: stale {', '.join(stale[:10])}{' …' if len(stale) > 10 else ''}")
+
+
+@app.command()
+def gaps() -> None:
+    """Report anonymised unanswered questions (only kept when WEGWEISER_LOG_GAPS is on)."""
+    from collections import Counter
+
+    from api.gaps import read_gaps
+
+    settings = get_settings()
+    entries = read_gaps(settings)
+    if not settings.log_gaps and not entries:
+        console.print("Gap logging is off (WEGWEISER_LOG_GAPS=true turns it on). Nothing is stored.")
+        return
+    console.print(f"{len(entries)} unanswered questions in the last {settings.gaps_retention_days} days "
+                  f"(by language: {dict(Counter(e['lang'] for e in entries))}).")
+    table = Table()
+    table.add_column("day")
+    table.add_column("lang")
+    table.add_column("question (anonymised)")
+    for entry in entries[-50:]:
+        table.add_row(entry["day"], entry["lang"], entry["question"])
     console.print(table)
 
 

@@ -1,1 +1,967 @@
-// placeholder
+/**
+ * <wegweiser-chat>: the Wegweiser Jena assistant as one framework-free custom element.
+ *
+ * Embed it as a portal editor would:
+ *
+ *   <script type="module" src="https://wegweiser.example/widget/wegweiser-chat.js"></script>
+ *   <wegweiser-chat api-url="https://wegweiser.example"></wegweiser-chat>
+ *
+ * Attributes (the element's API):
+ * - `api-url`: where the Wegweiser API runs. Default: the origin this module was loaded from.
+ * - `lang`: the answer language (ISO 639-1). Without it the interface follows the page
+ *   (`closest('[lang]')`, then `<html lang>`, then "de") and answers come in the language the question
+ *   is asked in. A language without a message catalog gets a German interface, but is still sent as the
+ *   answer language.
+ *
+ * Theming: CSS custom properties on the element (`--wegweiser-accent`, `--wegweiser-accent-ink`,
+ * `--wegweiser-ink`, `--wegweiser-muted`, `--wegweiser-bg`, `--wegweiser-surface`, `--wegweiser-border`,
+ * `--wegweiser-focus`, `--wegweiser-font`, `--wegweiser-radius`, `--wegweiser-log-max-height`) and
+ * `::part(container | log | message | question | answer | error | citation | office-card | input |
+ * send-button | language-select | simple-toggle | starters | status)`.
+ *
+ * Events (named after the tag, bubbling and composed): `wegweiser-chat-answer` (detail: the API response),
+ * `wegweiser-chat-error` (detail: `{status, question}`).
+ *
+ * Every visible string comes from the server's message catalogs (`/widget/messages/<lang>.json`, keys `ui.*`);
+ * API content is rendered with DOM nodes and `textContent` only. No cookies, no web storage, no third-party
+ * requests.
+ */
+
+const DEFAULT_LANG = "de";
+const RTL_LANGUAGES = new Set(["ar", "fa", "he", "ur", "ps", "ckb", "dv", "yi"]);
+const STARTER_KEYS = ["ui.starter.1", "ui.starter.2", "ui.starter.3", "ui.starter.4"];
+const CONTACT_KINDS = ["phone", "email", "website", "address", "hours"];
+const MARKER = /\[(\d{1,3})\]/g;
+const MAX_QUESTION = 1000;
+const MODULE_ORIGIN = new URL(import.meta.url).origin;
+
+/** A failed HTTP response, with its status (429 tells the asker to wait). */
+class HttpError extends Error {
+  constructor(status) {
+    super(`HTTP ${status}`);
+    this.name = "HttpError";
+    this.status = status;
+  }
+}
+
+// No cookies travel (the API needs none) and the embedding page's address is not sent along.
+const FETCH_DEFAULTS = { credentials: "omit", referrerPolicy: "no-referrer", mode: "cors" };
+
+async function fetchJSON(url, init = {}) {
+  const response = await fetch(url, { ...FETCH_DEFAULTS, ...init });
+  if (!response.ok) throw new HttpError(response.status);
+  return response.json();
+}
+
+// Catalogs and the language list are shared by every widget on the page; failures are not cached.
+const jsonCache = new Map();
+function cachedJSON(url) {
+  if (!jsonCache.has(url)) {
+    jsonCache.set(url, fetchJSON(url).catch((error) => {
+      jsonCache.delete(url);
+      throw error;
+    }));
+  }
+  return jsonCache.get(url);
+}
+
+/** "de-DE" → "de"; anything that is not a language tag → null. */
+function primaryLanguage(value) {
+  const match = /^\s*([a-zA-Z]{2,3})(?:[-_][a-zA-Z0-9]{1,8})*\s*$/.exec(value || "");
+  return match ? match[1].toLowerCase() : null;
+}
+
+function directionOf(code) {
+  return RTL_LANGUAGES.has(code) ? "rtl" : "ltr";
+}
+
+/** A language's own name from the browser (for a language the server lists no catalog for). */
+function ownName(code) {
+  try {
+    return new Intl.DisplayNames([code], { type: "language" }).of(code) || code;
+  } catch {
+    return code;
+  }
+}
+
+/** An http(s) URL, or null: nothing else becomes a link. */
+function safeWebUrl(value, base) {
+  try {
+    const url = new URL(value, base);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+function telHref(value) {
+  const digits = value.replace(/[^\d]/g, "");
+  if (digits.length < 3) return null;
+  return `tel:${value.trim().startsWith("+") ? "+" : ""}${digits}`;
+}
+
+function mailHref(value) {
+  const address = value.trim();
+  return /^[^\s@<>()"',;:]+@[^\s@<>()"',;:]+\.[a-zA-Z]{2,}$/.test(address) ? `mailto:${address}` : null;
+}
+
+function websiteHref(value) {
+  const text = value.trim();
+  return safeWebUrl(/^https?:\/\//i.test(text) ? text : `https://${text}`);
+}
+
+/** `document.createElement` with properties, attributes and children in one call. */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "text") el.textContent = value;
+    else if (key === "class") el.className = value;
+    else if (key === "part") el.setAttribute("part", value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else if (key in el && !key.includes("-")) el[key] = value;
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined && child !== false) el.append(child);
+  }
+  return el;
+}
+
+const STYLES = `
+:host {
+  --_accent: var(--wegweiser-accent, #00587a);
+  --_accent-ink: var(--wegweiser-accent-ink, #ffffff);
+  --_ink: var(--wegweiser-ink, #1b1f24);
+  --_muted: var(--wegweiser-muted, #4a5360);
+  --_bg: var(--wegweiser-bg, #ffffff);
+  --_surface: var(--wegweiser-surface, #f4f6f8);
+  --_question-bg: var(--wegweiser-question-bg, #e3eef3);
+  --_border: var(--wegweiser-border, #c9d0d8);
+  --_focus: var(--wegweiser-focus, #b35900);
+  --_error-ink: var(--wegweiser-error-ink, #8a1c1c);
+  --_error-bg: var(--wegweiser-error-bg, #fdeeee);
+  --_radius: var(--wegweiser-radius, 0.75rem);
+  display: block;
+  box-sizing: border-box;
+  max-width: 100%;
+  min-width: 0;
+  color: var(--_ink);
+  font-family: var(--wegweiser-font, system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif);
+  font-size: var(--wegweiser-font-size, 1rem);
+  line-height: 1.5;
+}
+:host([hidden]) { display: none; }
+*, *::before, *::after { box-sizing: inherit; }
+[hidden] { display: none !important; }
+.container {
+  display: flex;
+  flex-direction: column;
+  gap: 0.75rem;
+  padding: 1rem;
+  background: var(--_bg);
+  border: 1px solid var(--_border);
+  border-radius: var(--_radius);
+  text-align: start;
+  overflow-wrap: anywhere;
+}
+.header { display: flex; flex-direction: column; gap: 0.25rem; }
+.heading { margin: 0; font-size: 1.25rem; line-height: 1.3; color: var(--_accent); }
+.subtitle, .privacy { margin: 0; color: var(--_muted); }
+.privacy { font-size: 0.875rem; }
+.toolbar { display: flex; flex-wrap: wrap; align-items: center; gap: 0.5rem 1rem; }
+.field { display: flex; flex-wrap: wrap; align-items: center; gap: 0.25rem 0.5rem; min-width: 0; max-width: 100%; }
+select, textarea, button { font: inherit; color: inherit; }
+select {
+  max-width: 100%;
+  min-height: 2.5rem;
+  padding-block: 0.25rem;
+  padding-inline: 0.5rem;
+  background: var(--_bg);
+  border: 1px solid var(--_muted);
+  border-radius: calc(var(--_radius) / 2);
+}
+button { cursor: pointer; }
+.toggle {
+  display: inline-flex;
+  align-items: center;
+  gap: 0.5rem;
+  min-height: 2.5rem;
+  padding-block: 0.25rem;
+  padding-inline: 0.5rem 0.75rem;
+  background: var(--_bg);
+  border: 1px solid var(--_muted);
+  border-radius: 999px;
+}
+.toggle .switch {
+  flex: none;
+  position: relative;
+  inline-size: 2.25rem;
+  block-size: 1.25rem;
+  border-radius: 999px;
+  border: 2px solid var(--_muted);
+  background: var(--_bg);
+}
+.toggle .switch::after {
+  content: "";
+  position: absolute;
+  inset-block-start: 0.125rem;
+  inset-inline-start: 0.125rem;
+  inline-size: 0.75rem;
+  block-size: 0.75rem;
+  border-radius: 50%;
+  background: var(--_muted);
+  transition: inset-inline-start 0.15s;
+}
+.toggle[aria-pressed="true"] { border-color: var(--_accent); }
+.toggle[aria-pressed="true"] .switch { background: var(--_accent); border-color: var(--_accent); }
+.toggle[aria-pressed="true"] .switch::after { inset-inline-start: 1.125rem; background: var(--_accent-ink); }
+.log {
+  display: flex;
+  flex-direction: column;
+  gap: 0.75rem;
+  max-height: var(--wegweiser-log-max-height, none);
+  overflow-y: auto;
+}
+.log:empty { display: none; }
+.message {
+  max-width: 100%;
+  padding: 0.75rem;
+  border-radius: var(--_radius);
+  background: var(--_surface);
+  border: 1px solid var(--_border);
+}
+.message > * + * { margin-block-start: 0.5rem; }
+.message.question {
+  align-self: flex-end;
+  max-width: min(100%, 36rem);
+  background: var(--_question-bg);
+  border-color: transparent;
+}
+.message.error { background: var(--_error-bg); color: var(--_error-ink); border-color: currentColor; }
+.who { margin: 0; font-size: 0.8125rem; font-weight: 600; color: var(--_muted); }
+.error .who { color: inherit; }
+.text, .answer-text { margin: 0; white-space: pre-line; }
+.badge {
+  display: inline-block;
+  margin: 0;
+  padding-block: 0.125rem;
+  padding-inline: 0.5rem;
+  border-radius: 999px;
+  border: 1px solid var(--_muted);
+  font-size: 0.8125rem;
+  color: var(--_muted);
+}
+.notice { margin: 0; font-size: 0.8125rem; color: var(--_muted); }
+.marker {
+  display: inline;
+  margin: 0;
+  padding-block: 0;
+  padding-inline: 0.125rem;
+  border: 0;
+  background: none;
+  color: var(--_accent);
+  font-size: 0.875em;
+  font-weight: 600;
+  text-decoration: underline;
+  text-underline-offset: 0.15em;
+  vertical-align: baseline;
+}
+.linklike {
+  padding-block: 0.25rem;
+  padding-inline: 0.5rem;
+  border: 1px solid var(--_accent);
+  border-radius: calc(var(--_radius) / 2);
+  background: var(--_bg);
+  color: var(--_accent);
+  font-size: 0.875rem;
+}
+h3 { margin-block: 0 0.375rem; margin-inline: 0; font-size: 0.9375rem; line-height: 1.3; }
+ul, ol { margin: 0; padding: 0; list-style: none; }
+.offices ul { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 15rem), 1fr)); gap: 0.5rem; }
+.office-card {
+  padding-block: 0.5rem;
+  padding-inline: 0.75rem;
+  background: var(--_bg);
+  border: 1px solid var(--_border);
+  border-inline-start: 4px solid var(--_accent);
+  border-radius: calc(var(--_radius) / 2);
+}
+.office-card.compact { border-inline-start-color: var(--_border); }
+.office-name { margin: 0; font-weight: 600; }
+.office-name-translated { margin: 0; color: var(--_muted); font-size: 0.875rem; }
+.contact { margin-block: 0.375rem 0; margin-inline: 0; font-size: 0.9375rem; }
+.contact dt { font-size: 0.8125rem; font-weight: 600; color: var(--_muted); }
+.contact dd { margin-block: 0 0.375rem; margin-inline: 0; min-width: 0; }
+.as-of, .contact-note { display: block; font-size: 0.8125rem; color: var(--_muted); }
+.citations ol { display: flex; flex-direction: column; gap: 0.375rem; }
+details {
+  background: var(--_bg);
+  border: 1px solid var(--_border);
+  border-radius: calc(var(--_radius) / 2);
+}
+summary {
+  display: flex;
+  align-items: baseline;
+  gap: 0.5rem;
+  padding-block: 0.375rem;
+  padding-inline: 0.5rem;
+  cursor: pointer;
+  list-style: none;
+  border-radius: calc(var(--_radius) / 2);
+}
+summary::-webkit-details-marker { display: none; }
+summary::before {
+  content: "";
+  flex: none;
+  inline-size: 0.5rem;
+  block-size: 0.5rem;
+  /* Physical borders on purpose: the rotation below turns this corner into ">", "<" or "v". */
+  border-bottom: 2px solid currentColor;
+  border-right: 2px solid currentColor;
+  transform: translateY(-0.15em) rotate(-45deg);
+}
+summary:dir(rtl)::before { transform: translateY(-0.15em) rotate(135deg); }
+details[open] > summary::before { transform: translateY(-0.3em) rotate(45deg); }
+summary .n { flex: none; font-weight: 700; color: var(--_accent); }
+summary .summary-text { min-width: 0; }
+summary .section { display: block; font-size: 0.8125rem; color: var(--_muted); }
+summary .title { display: block; font-weight: 600; }
+.citation-body { padding-block: 0 0.5rem; padding-inline: 0.75rem; border-block-start: 1px solid var(--_border); }
+.citation-body > * { margin-block: 0.5rem 0; }
+.label { font-size: 0.8125rem; font-weight: 600; color: var(--_muted); }
+blockquote {
+  margin-inline: 0;
+  padding-inline-start: 0.75rem;
+  border-inline-start: 3px solid var(--_border);
+  white-space: pre-line;
+}
+.meta { font-size: 0.8125rem; color: var(--_muted); }
+a { color: var(--_accent); text-underline-offset: 0.15em; }
+.status { margin: 0; min-height: 1.5em; color: var(--_muted); font-size: 0.9375rem; }
+.status:not(:empty)::before {
+  content: "";
+  display: inline-block;
+  inline-size: 0.75rem;
+  block-size: 0.75rem;
+  margin-inline-end: 0.5rem;
+  border: 2px solid var(--_accent);
+  border-inline-end-color: transparent;
+  border-radius: 50%;
+  animation: spin 0.8s linear infinite;
+}
+@keyframes spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) {
+  .status:not(:empty)::before { animation: none; }
+  .toggle .switch::after { transition: none; }
+}
+.starters { display: flex; flex-direction: column; gap: 0.375rem; }
+.starters p { margin: 0; font-weight: 600; font-size: 0.9375rem; }
+.starters ul { display: flex; flex-wrap: wrap; gap: 0.375rem; }
+.starter {
+  max-width: 100%;
+  padding-block: 0.375rem;
+  padding-inline: 0.75rem;
+  border: 1px solid var(--_accent);
+  border-radius: 999px;
+  background: var(--_bg);
+  color: var(--_accent);
+  text-align: start;
+}
+.starter:hover, .linklike:hover { background: var(--_question-bg); }
+.form { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: stretch; }
+textarea {
+  flex: 1 1 14rem;
+  min-width: 0;
+  min-height: 3rem;
+  padding-block: 0.5rem;
+  padding-inline: 0.625rem;
+  border: 1px solid var(--_muted);
+  border-radius: calc(var(--_radius) / 2);
+  background: var(--_bg);
+  resize: vertical;
+}
+textarea::placeholder { color: var(--_muted); opacity: 1; }
+.send {
+  flex: 0 0 auto;
+  min-height: 2.75rem;
+  padding-block: 0.5rem;
+  padding-inline: 1.25rem;
+  border: 0;
+  border-radius: calc(var(--_radius) / 2);
+  background: var(--_accent);
+  color: var(--_accent-ink);
+  font-weight: 600;
+}
+.send:hover { filter: brightness(1.1); }
+:focus { outline: none; }
+:focus-visible { outline: 3px solid var(--_focus); outline-offset: 2px; }
+summary:focus-visible, .marker:focus-visible { outline-offset: 0; }
+.visually-hidden {
+  position: absolute !important;
+  inline-size: 1px;
+  block-size: 1px;
+  overflow: hidden;
+  clip-path: inset(50%);
+  white-space: nowrap;
+}
+@media (max-width: 30rem) {
+  .container { padding: 0.75rem; }
+  .message { padding: 0.625rem; }
+  .office-card { padding: 0.5rem; }
+  .citation-body { padding-inline: 0.5rem; }
+}
+@media (forced-colors: active) {
+  .toggle[aria-pressed="true"] .switch { background: Highlight; }
+  .toggle .switch { border: 1px solid ButtonText; }
+}
+`;
+
+let sharedSheet = null;
+function styleSheet() {
+  if (!sharedSheet) {
+    sharedSheet = new CSSStyleSheet();
+    sharedSheet.replaceSync(STYLES);
+  }
+  return sharedSheet;
+}
+
+let instances = 0;
+
+export class WegweiserChatElement extends HTMLElement {
+  static observedAttributes = ["api-url", "lang"];
+
+  /** Register the element (once) under `tag`. */
+  static define(tag = "wegweiser-chat", registry = customElements) {
+    if (!registry.get(tag)) registry.define(tag, this);
+    return this;
+  }
+
+  #ids = `ww${++instances}`;
+  #messageCount = 0;
+  #listeners = null;        // AbortController for the element's own event listeners
+  #request = null;          // AbortController of the question in flight
+  #languageLoad = 0;        // guards against a slow catalog overwriting a newer choice
+  #languages = [];          // [{code, label, dir}] from /widget/languages.json
+  #languagesFor = null;     // the API base the list was loaded from
+  #uiLang = DEFAULT_LANG;   // language of the interface (a catalog exists for it)
+  #messages = null;         // the loaded catalog (key → text)
+  #ready = null;            // settles once the first catalog is in
+  #simple = false;
+  #autoLang = null;         // answer language picked up from the last answer when no `lang` is set
+  #els = {};
+
+  constructor() {
+    super();
+    const root = this.attachShadow({ mode: "open" });
+    if ("adoptedStyleSheets" in root && typeof CSSStyleSheet.prototype.replaceSync === "function") {
+      root.adoptedStyleSheets = [styleSheet()];
+    } else {
+      // Very old browsers only: a <style> element (pages with a strict CSP need constructable sheets).
+      root.append(h("style", { text: STYLES }));
+    }
+    root.append(this.#build());
+  }
+
+  /** The API base URL (`api-url`), default: where this module was loaded from. */
+  get apiUrl() {
+    const value = (this.getAttribute("api-url") || "").trim();
+    return safeWebUrl(value || MODULE_ORIGIN, document.baseURI)?.replace(/\/+$/, "") || MODULE_ORIGIN;
+  }
+
+  set apiUrl(value) {
+    this.setAttribute("api-url", value);
+  }
+
+  /** Whether answers come in Einfache Sprache (plain language). */
+  get simple() {
+    return this.#simple;
+  }
+
+  set simple(value) {
+    this.#simple = Boolean(value);
+    this.#els.simple?.setAttribute("aria-pressed", String(this.#simple));
+  }
+
+  connectedCallback() {
+    this.#listeners = new AbortController();
+    const signal = this.#listeners.signal;
+    const { form, input, select } = this.#els;
+    form.addEventListener("submit", (event) => this.#onSubmit(event), { signal });
+    input.addEventListener("keydown", (event) => this.#onKeydown(event), { signal });
+    select.addEventListener("change", () => this.#onLanguagePicked(), { signal });
+    this.shadowRoot.addEventListener("click", (event) => this.#onClick(event), { signal });
+    this.#ready = this.#applyLanguage();
+  }
+
+  disconnectedCallback() {
+    this.#listeners?.abort();
+    this.#listeners = null;
+    this.#request?.abort();
+    this.#request = null;
+    this.#setStatus("");
+  }
+
+  attributeChangedCallback(name, oldValue, newValue) {
+    if (oldValue === newValue || !this.isConnected) return;
+    if (name === "api-url") this.#languagesFor = null;
+    if (name === "lang") this.#autoLang = null;
+    this.#ready = this.#applyLanguage();
+  }
+
+  /** Ask a question (as if typed); resolves when the answer (or an error) is shown. */
+  ask(question) {
+    return this.#ask(question);
+  }
+
+  // -- structure -------------------------------------------------------------------------------------------
+
+  #build() {
+    const id = this.#ids;
+    const els = this.#els;
+    els.title = h("h2", { class: "heading", id: `${id}-title` });
+    els.subtitle = h("p", { class: "subtitle" });
+    els.languageLabel = h("label", { for: `${id}-lang` });
+    els.select = h("select", { id: `${id}-lang`, part: "language-select" });
+    els.simpleLabel = h("span", { class: "toggle-label" });
+    els.simple = h("button", {
+      type: "button", class: "toggle", part: "simple-toggle", "aria-pressed": "false",
+      dataset: { action: "simple" },
+    }, h("span", { class: "switch", "aria-hidden": "true" }), els.simpleLabel);
+    els.log = h("div", {
+      class: "log", part: "log", role: "log", "aria-live": "polite", "aria-labelledby": `${id}-title`,
+    });
+    els.status = h("p", { class: "status", part: "status", role: "status" });
+    els.startersLabel = h("p", { id: `${id}-starters` });
+    els.starterList = h("ul");
+    els.starters = h("div", {
+      class: "starters", part: "starters", role: "group", "aria-labelledby": `${id}-starters`,
+    }, els.startersLabel, els.starterList);
+    els.inputLabel = h("label", { for: `${id}-input`, class: "visually-hidden" });
+    els.input = h("textarea", {
+      id: `${id}-input`, part: "input", rows: 2, maxLength: MAX_QUESTION, autocomplete: "off",
+      enterKeyHint: "send", dir: "auto",
+    });
+    els.send = h("button", { type: "submit", class: "send", part: "send-button" });
+    els.form = h("form", { class: "form", part: "form", noValidate: true }, els.inputLabel, els.input, els.send);
+    els.privacy = h("p", { class: "privacy" });
+    els.container = h("section", {
+      class: "container", part: "container", "aria-labelledby": `${id}-title`,
+    },
+    h("div", { class: "header" }, els.title, els.subtitle),
+    h("div", { class: "toolbar" },
+      h("div", { class: "field" }, els.languageLabel, els.select),
+      els.simple),
+    els.log, els.status, els.starters, els.form, els.privacy);
+    return els.container;
+  }
+
+  // -- language --------------------------------------------------------------------------------------------
+
+  /** The language set on the element itself, if any. */
+  #explicitLang() {
+    return this.hasAttribute("lang") ? primaryLanguage(this.getAttribute("lang")) : null;
+  }
+
+  /** The language the page around the element is in. */
+  #inheritedLang() {
+    const holder = this.parentElement?.closest("[lang]") || this.getRootNode()?.host?.closest?.("[lang]");
+    return primaryLanguage(holder?.getAttribute("lang")) ||
+      primaryLanguage(document.documentElement.getAttribute("lang")) || DEFAULT_LANG;
+  }
+
+  /** The answer language sent with a question: the chosen one, else null (the API detects it). */
+  #answerLang() {
+    return this.#explicitLang();
+  }
+
+  async #loadLanguages() {
+    const base = this.apiUrl;
+    if (this.#languagesFor === base) return;
+    try {
+      const list = await cachedJSON(`${base}/widget/languages.json`);
+      this.#languages = Array.isArray(list) ? list.filter((l) => l && typeof l.code === "string") : [];
+    } catch {
+      this.#languages = [];
+    }
+    this.#languagesFor = base;
+  }
+
+  #hasCatalog(code) {
+    return this.#languages.some((l) => l.code === code);
+  }
+
+  async #applyLanguage(preferred = null) {
+    const ticket = ++this.#languageLoad;
+    await this.#loadLanguages();
+    const wanted = preferred || this.#explicitLang() || this.#autoLang || this.#inheritedLang();
+    const code = this.#hasCatalog(wanted) ? wanted : DEFAULT_LANG;
+    const { lang, messages } = await this.#loadCatalog(code);
+    if (ticket !== this.#languageLoad) return;
+    this.#uiLang = lang;
+    this.#messages = messages;
+    this.#renderChrome();
+  }
+
+  /** The catalog for `code`; if it cannot be loaded, German, explicitly (never a silent English). */
+  async #loadCatalog(code) {
+    const base = this.apiUrl;
+    for (const lang of code === DEFAULT_LANG ? [DEFAULT_LANG] : [code, DEFAULT_LANG]) {
+      try {
+        const messages = await cachedJSON(`${base}/widget/messages/${encodeURIComponent(lang)}.json`);
+        if (messages && typeof messages === "object") return { lang, messages };
+      } catch {
+        // try the next one
+      }
+    }
+    return { lang: DEFAULT_LANG, messages: null };
+  }
+
+  /** A catalog string with `{name}` placeholders filled; the key itself if even German is unavailable. */
+  #t(key, vars = {}) {
+    const text = this.#messages?.[key];
+    if (typeof text !== "string") return key;
+    return text.replace(/\{(\w+)\}/g, (match, name) => (name in vars ? String(vars[name]) : match));
+  }
+
+  #uiDir() {
+    const dir = this.#messages?.["@dir"];
+    return dir === "rtl" || dir === "ltr" ? dir : directionOf(this.#uiLang);
+  }
+
+  #renderChrome() {
+    const els = this.#els;
+    els.container.lang = this.#uiLang;
+    els.container.dir = this.#uiDir();
+    els.title.textContent = this.#t("ui.title");
+    els.subtitle.textContent = this.#t("ui.subtitle");
+    els.languageLabel.textContent = this.#t("ui.language");
+    els.simpleLabel.textContent = this.#t("ui.simple");
+    els.inputLabel.textContent = this.#t("ui.placeholder");
+    els.input.placeholder = this.#t("ui.placeholder");
+    els.send.textContent = this.#t("ui.send");
+    els.startersLabel.textContent = this.#t("ui.starters");
+    els.starterList.replaceChildren(...STARTER_KEYS.map((key) => h("li", {},
+      h("button", { type: "button", class: "starter", dataset: { action: "starter" }, text: this.#t(key) }))));
+    els.privacy.textContent = this.#t("ui.privacy");
+    for (const el of els.log.querySelectorAll("[data-i18n]")) {
+      el.textContent = this.#t(el.dataset.i18n);
+      el.lang = this.#uiLang;
+    }
+    this.#renderLanguageOptions();
+  }
+
+  #renderLanguageOptions() {
+    const select = this.#els.select;
+    const explicit = this.#explicitLang();
+    const options = this.#languages.map((l) => ({ code: l.code, label: l.label || ownName(l.code), dir: l.dir }));
+    for (const code of [explicit, this.#uiLang]) {
+      if (code && !options.some((o) => o.code === code)) {
+        options.push({ code, label: ownName(code), dir: directionOf(code) });
+      }
+    }
+    select.replaceChildren(...options.map((o) => h("option", {
+      value: o.code, lang: o.code, dir: o.dir === "rtl" ? "rtl" : "ltr", text: o.label,
+    })));
+    select.value = explicit || this.#uiLang;
+  }
+
+  #onLanguagePicked() {
+    const code = primaryLanguage(this.#els.select.value);
+    // The attribute is the API: setting it makes the choice the answer language and reloads the labels.
+    if (code) this.setAttribute("lang", code);
+  }
+
+  // -- asking ----------------------------------------------------------------------------------------------
+
+  #onSubmit(event) {
+    event.preventDefault();
+    const question = this.#els.input.value;
+    if (!question.trim()) {
+      this.#els.input.focus();
+      return;
+    }
+    this.#els.input.value = "";
+    this.#ask(question);
+  }
+
+  #onKeydown(event) {
+    // Enter sends, Shift+Enter makes a new line; never while an input method is composing.
+    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    this.#els.form.requestSubmit();
+  }
+
+  #onClick(event) {
+    const target = event.target instanceof Element ? event.target.closest("[data-action]") : null;
+    if (!target || !this.shadowRoot.contains(target)) return;
+    const action = target.dataset.action;
+    if (action === "simple") this.simple = !this.#simple;
+    else if (action === "starter") this.#ask(target.textContent);
+    else if (action === "cite") this.#openCitation(target.getAttribute("aria-controls"));
+    else if (action === "toggle-german") this.#toggleGerman(target);
+  }
+
+  async #ask(rawQuestion) {
+    const question = String(rawQuestion ?? "").trim().slice(0, MAX_QUESTION);
+    if (!question) return;
+    this.#request?.abort();
+    const controller = new AbortController();
+    this.#request = controller;
+    await this.#ready;
+    if (controller.signal.aborted) return;
+
+    const questionMessage = this.#renderQuestion(question);
+    this.#els.starters.hidden = true;
+    this.#setStatus(this.#t("ui.loading"));
+    try {
+      const data = await fetchJSON(`${this.apiUrl}/api/ask`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ question, lang: this.#answerLang(), simple: this.#simple }),
+        signal: controller.signal,
+      });
+      if (controller.signal.aborted) return;
+      await this.#followAnswerLanguage(data);
+      if (controller.signal.aborted) return;
+      const detected = primaryLanguage(data.detected_lang);
+      if (detected) questionMessage.lang = detected;
+      this.#renderAnswer(data);
+      this.dispatchEvent(new CustomEvent(`${this.localName}-answer`, { detail: data, bubbles: true, composed: true }));
+    } catch (error) {
+      if (controller.signal.aborted || error?.name === "AbortError") return;
+      const status = error instanceof HttpError ? error.status : 0;
+      this.#renderError(status === 429 ? "ui.rate_limited" : "ui.error");
+      this.dispatchEvent(new CustomEvent(`${this.localName}-error`, {
+        detail: { status, question }, bubbles: true, composed: true,
+      }));
+    } finally {
+      if (this.#request === controller) {
+        this.#request = null;
+        this.#setStatus("");
+      }
+    }
+  }
+
+  /** Without a chosen language, the interface follows the language the asker writes in. */
+  async #followAnswerLanguage(data) {
+    const lang = primaryLanguage(data?.lang);
+    if (this.#explicitLang() || !lang || lang === this.#uiLang || !this.#hasCatalog(lang)) return;
+    this.#autoLang = lang;
+    this.#ready = this.#applyLanguage(lang);
+    await this.#ready;
+  }
+
+  #setStatus(text) {
+    if (this.#els.status) this.#els.status.textContent = text;
+  }
+
+  // -- rendering -------------------------------------------------------------------------------------------
+
+  #append(message) {
+    const log = this.#els.log;
+    log.append(message);
+    if (log.scrollHeight > log.clientHeight) log.scrollTop = message.offsetTop - log.offsetTop;
+    return message;
+  }
+
+  #uiText(tag, key, props = {}) {
+    // Interface words inside a message are in the interface language, whatever the message is written in;
+    // data-i18n lets a later language change relabel them.
+    return h(tag, { lang: this.#uiLang, ...props, dataset: { ...props.dataset, i18n: key }, text: this.#t(key) });
+  }
+
+  #renderQuestion(question) {
+    return this.#append(h("div", { class: "message question", part: "message question" },
+      this.#uiText("p", "ui.you", { class: "who" }),
+      h("p", { class: "text", dir: "auto", text: question })));
+  }
+
+  #renderError(key) {
+    this.#append(h("div", { class: "message error", part: "message error" },
+      this.#uiText("p", "ui.assistant", { class: "who" }),
+      this.#uiText("p", key, { class: "text" })));
+  }
+
+  #renderAnswer(data) {
+    const key = `${this.#ids}-m${++this.#messageCount}`;
+    const lang = primaryLanguage(data.lang) || DEFAULT_LANG;
+    const dir = data.dir === "rtl" || data.dir === "ltr" ? data.dir : directionOf(lang);
+    const citations = (Array.isArray(data.citations) ? data.citations : [])
+      .filter((c) => c && Number.isInteger(c.n));
+    const citationIds = new Map(citations.map((c) => [c.n, `${key}-c${c.n}`]));
+
+    const answerText = h("p", { class: "answer-text", id: `${key}-text` });
+    this.#fillAnswerText(answerText, String(data.answer ?? ""), citationIds);
+    const message = h("article", {
+      class: "message assistant", part: "message answer", lang, dir,
+      "aria-labelledby": `${key}-who`, dataset: { answered: String(Boolean(data.answered)) },
+    },
+    this.#uiText("p", "ui.assistant", { class: "who", id: `${key}-who` }),
+    data.answered === false ? this.#uiText("p", "ui.not_answered", { class: "badge" }) : null,
+    answerText);
+    message._wegweiser = { data, citationIds, showingGerman: false };
+
+    const notice = data.translation?.notice;
+    if (typeof notice === "string" && notice.trim()) {
+      message.append(h("p", { class: "notice", text: notice }));
+    }
+    if (lang !== "de" && typeof data.answer_de === "string" && data.answer_de.trim()) {
+      message.append(this.#uiText("button", "ui.show_german", {
+        type: "button", class: "linklike", "aria-controls": `${key}-text`, dataset: { action: "toggle-german" },
+      }));
+    }
+    const offices = Array.isArray(data.offices) ? data.offices.filter((o) => o && o.name) : [];
+    if (offices.length) message.append(this.#renderOffices(offices, lang));
+    if (citations.length) message.append(this.#renderCitations(citations, citationIds, lang));
+    this.#append(message);
+  }
+
+  /** The answer's text with its line breaks, citation markers [n] as buttons that open citation n. */
+  #fillAnswerText(el, text, citationIds) {
+    const nodes = [];
+    let last = 0;
+    for (const match of text.matchAll(MARKER)) {
+      const id = citationIds.get(Number(match[1]));
+      if (!id) continue;
+      nodes.push(text.slice(last, match.index));
+      nodes.push(h("button", {
+        type: "button", class: "marker", "aria-controls": id, dataset: { action: "cite" }, text: match[0],
+      }));
+      last = match.index + match[0].length;
+    }
+    nodes.push(text.slice(last));
+    el.replaceChildren(...nodes.filter((n) => n !== ""));
+  }
+
+  #toggleGerman(button) {
+    const message = button.closest("article");
+    const state = message?._wegweiser;
+    if (!state) return;
+    const el = this.shadowRoot.getElementById(button.getAttribute("aria-controls"));
+    state.showingGerman = !state.showingGerman;
+    const german = state.showingGerman;
+    this.#fillAnswerText(el, String(german ? state.data.answer_de : state.data.answer), state.citationIds);
+    if (german) {
+      el.lang = "de";
+      el.dir = "ltr";
+    } else {
+      el.removeAttribute("lang");
+      el.removeAttribute("dir");
+    }
+    button.dataset.i18n = german ? "ui.show_translation" : "ui.show_german";
+    button.textContent = this.#t(button.dataset.i18n);
+    button.lang = this.#uiLang;
+  }
+
+  #openCitation(id) {
+    const details = id ? this.shadowRoot.getElementById(id) : null;
+    if (!details) return;
+    details.open = true;
+    const summary = details.querySelector("summary");
+    summary?.focus();
+    details.scrollIntoView({ block: "nearest" });
+  }
+
+  #renderOffices(offices, lang) {
+    // Offices with contact details first: those are the ones the asker can turn to.
+    const sorted = [...offices].sort((a, b) => Number(this.#hasContact(b)) - Number(this.#hasContact(a)));
+    return h("section", { class: "offices" },
+      this.#uiText("h3", "ui.responsible"),
+      h("ul", {}, sorted.map((office) => this.#renderOffice(office, lang))));
+  }
+
+  #hasContact(office) {
+    const contact = office.contact && typeof office.contact === "object" ? office.contact : {};
+    return CONTACT_KINDS.some((kind) => Array.isArray(contact[kind]) && contact[kind].length > 0);
+  }
+
+  #renderOffice(office, lang) {
+    const withContact = this.#hasContact(office);
+    const card = h("li", { class: withContact ? "office-card" : "office-card compact", part: "office-card" },
+      h("p", { class: "office-name", lang: "de", text: office.name }));
+    const translated = office.name_translated;
+    if (typeof translated === "string" && translated.trim() && translated !== office.name && lang !== "de") {
+      card.append(h("p", { class: "office-name-translated", text: translated }));
+    }
+    if (!withContact) return card;
+    const list = h("dl", { class: "contact" });
+    for (const kind of CONTACT_KINDS) {
+      for (const item of office.contact[kind] || []) {
+        if (!item || typeof item.value !== "string" || !item.value.trim()) continue;
+        list.append(this.#uiText("dt", `contact.${kind}`), h("dd", {}, this.#contactValue(kind, item.value),
+          this.#asOf(item),
+          typeof item.note === "string" && item.note ? h("span", { class: "contact-note", lang: "de", text: item.note }) : null));
+      }
+    }
+    card.append(list);
+    return card;
+  }
+
+  #contactValue(kind, value) {
+    const href = kind === "phone" ? telHref(value) : kind === "email" ? mailHref(value)
+      : kind === "website" ? websiteHref(value) : null;
+    if (!href) return h("span", { lang: "de", text: value });
+    const external = kind === "website";
+    return h("a", {
+      href, text: value, dir: "ltr", target: external ? "_blank" : null, rel: external ? "noopener noreferrer" : null,
+    });
+  }
+
+  /** "Stand 2022" (linked to the public source it was taken from) or "Datum unbekannt"; flagged if dated. */
+  #asOf(item) {
+    const date = typeof item.as_of === "string" && item.as_of.trim() ? item.as_of.trim() : null;
+    let text = date ? this.#t("answer.as_of", { date }) : this.#t("answer.as_of_unknown");
+    if (item.dated) text = `${text}, ${this.#t("answer.dated")}`;
+    const source = typeof item.source === "string" ? safeWebUrl(item.source) : null;
+    const wrapper = h("span", { class: "as-of", lang: this.#uiLang });
+    wrapper.append(source
+      ? h("a", { href: source, target: "_blank", rel: "noopener noreferrer", text })
+      : text);
+    return wrapper;
+  }
+
+  #renderCitations(citations, citationIds, lang) {
+    return h("section", { class: "citations" },
+      this.#uiText("h3", "ui.sources"),
+      h("ol", {}, citations.map((c) => h("li", {}, this.#renderCitation(c, citationIds.get(c.n), lang)))));
+  }
+
+  #renderCitation(citation, id, lang) {
+    const body = h("div", { class: "citation-body" },
+      this.#uiText("p", "ui.source_text", { class: "label" }),
+      h("blockquote", { lang: "de", dir: "ltr", class: "source-text", text: String(citation.text ?? "") }));
+    const translated = citation.text_translated;
+    if (typeof translated === "string" && translated.trim()) {
+      body.append(this.#uiText("p", "ui.unofficial", { class: "label" }),
+        h("blockquote", { class: "translated-text", text: translated }));
+    }
+    if (typeof citation.source === "string" && citation.source) {
+      body.append(h("p", { class: "meta" },
+        h("span", { lang: "de", dir: "ltr", text: citation.source }),
+        typeof citation.as_of === "string" && citation.as_of
+          ? h("span", { lang: this.#uiLang, text: ` · ${this.#t("answer.as_of", { date: citation.as_of })}` }) : null));
+    }
+    const href = typeof citation.url === "string" ? this.#sourceHref(citation.url) : null;
+    if (href) {
+      body.append(h("p", {}, h("a", {
+        href, target: "_blank", rel: "noopener", part: "source-link", lang: this.#uiLang,
+        text: this.#t("ui.open_source"),
+      })));
+    }
+    return h("details", { id, part: "citation", class: "citation", dataset: { n: String(citation.n) } },
+      h("summary", {},
+        h("span", { class: "n", text: `[${citation.n}]` }),
+        h("span", { class: "summary-text", lang: "de", dir: "ltr" },
+          h("span", { class: "section", text: String(citation.section ?? "") }),
+          h("span", { class: "title", text: String(citation.title ?? "") }))),
+      body);
+  }
+
+  /** Source links are relative to the API (`/sources/…`); absolute ones must be http(s). */
+  #sourceHref(url) {
+    return url.startsWith("/") && !url.startsWith("//") ? safeWebUrl(`${this.apiUrl}${url}`) : safeWebUrl(url);
+  }
+}
+
+WegweiserChatElement.define();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,12 @@ from haystack import component
 from pipelines.argos import ArgosEngine
 from pipelines.i18n import has_catalog, message
 
-_MARKERS = re.compile(r"((?:\s*\[\d+\])+)\s*$")
+logger = logging.getLogger(__name__)
+# Citation markers, anywhere in a line ("Siehe auch: A [2]; B [3]."): the text between them is translated,
+# the markers and pieces without letters (separators, final full stops) stay as they are.
+_MARKER = re.compile(r"(\s*\[\d+\])")
+_LETTER = re.compile(r"[^\W\d_]")
+_LEADING = re.compile(r"^[^\w\"„“(\[]*")
 
 
 @component
@@ -42,19 +48,40 @@ class AnswerTranslator:
         self.source_language = source_language
         self._engine = ArgosEngine(Path(packages_dir))
 
+    def _translate_segment(self, segment: str, language: str) -> str | None:
+        if not _LETTER.search(segment):
+            return segment
+        # keep a bullet or a separator ("- ", "; ") in front of the text
+        lead = _LEADING.match(segment).group(0)  # type: ignore[union-attr]
+        translated = self._engine.translate(segment[len(lead):], self.source_language, language)
+        return None if translated is None else f"{lead}{translated}"
+
     def _translate_lines(self, text: str, language: str) -> str | None:
         lines = []
         for line in text.split("\n"):
-            match = _MARKERS.search(line)
-            body, markers = (line[: match.start()], match.group(1)) if match else (line, "")
-            if not body.strip():
-                lines.append(line)
-                continue
-            translated = self._engine.translate(body, self.source_language, language)
+            parts = []
+            for i, part in enumerate(_MARKER.split(line)):
+                translated = part if i % 2 else self._translate_segment(part, language)
+                if translated is None:
+                    return None
+                parts.append(translated)
+            lines.append("".join(parts))
+        return "\n".join(lines)
+
+    def _translate_answer(self, answer: dict[str, Any], language: str) -> tuple[str, list[str | None]] | None:
+        """The answer and the citations' texts through argostranslate, or None without a usable package."""
+        if not self._engine.route(self.source_language, language):
+            return None
+        try:
+            translated = self._translate_lines(answer["answer_de"], language)
             if translated is None:
                 return None
-            lines.append(f"{translated}{markers}")
-        return "\n".join(lines)
+            citations = [self._engine.translate(c["text"], self.source_language, language)
+                         for c in answer.get("citations", [])]
+        except Exception:  # a broken package (or no argostranslate) must not cost the asker the answer
+            logger.warning("argostranslate failed for %s, answering in German", language, exc_info=True)
+            return None
+        return translated, citations
 
     @staticmethod
     def _notice(language: str, key: str) -> str:
@@ -79,15 +106,13 @@ class AnswerTranslator:
             key = "translation.simple" if result.get("simple") else "translation.memory"
             result["translation"] = {"method": "memory", "notice": message(language, key)}
             return {"answer": result}
-        translated = None
-        if self._engine.route(self.source_language, language):
-            translated = self._translate_lines(result["answer_de"], language)
+        translated = self._translate_answer(result, language)
         if translated is not None:
-            result["answer"] = translated
-            for citation in result.get("citations", []):
-                citation["text_translated"] = self._engine.translate(citation["text"], self.source_language,
-                                                                     language)
-            result["translation"] = {"method": "argos", "notice": self._notice(language, "translation.machine")}
+            result["answer"], citation_texts = translated
+            for citation, text in zip(result.get("citations", []), citation_texts, strict=True):
+                citation["text_translated"] = text
+            notice = self._notice(language, "translation.machine")
+            result["translation"] = {"method": "argos", "notice": notice}
             return {"answer": result}
         result["answer"] = result["answer_de"]
         for citation in result.get("citations", []):

