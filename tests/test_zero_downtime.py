@@ -158,7 +158,7 @@ def test_reingest_under_load_has_no_failed_request_and_never_mixes_builds(server
     try:
         with httpx.Client(base_url=server.url, headers=server.admin_headers(), timeout=30) as admin:
             time.sleep(1.0)  # requests are already running on the old build when the re-ingest starts
-            assert admin.post("/api/admin/reindex", params={"force": "true"}).status_code == 202
+            assert admin.post("/api/admin/reindex", params={"force": "true"}, json={}).status_code == 202
             while (job := admin.get("/api/admin/reindex").json())["state"] == "running":
                 assert time.monotonic() - started < MAX_SECONDS, f"re-ingest still running: {job}"
                 time.sleep(0.5)

@@ -73,7 +73,9 @@ def _ingest_in_server(settings, force: bool, progress):  # type: ignore[no-untyp
     headers = {"Authorization": f"Bearer {path.read_text().strip()}"}
     err.print(f"The embedded store is in use by the server at {base}; it re-ingests while it keeps serving.")
     try:
-        response = httpx.post(f"{base}/api/admin/reindex", params={"force": force}, headers=headers, timeout=10)
+        # An empty JSON body: the API accepts POSTs only as application/json (415 otherwise).
+        response = httpx.post(f"{base}/api/admin/reindex", params={"force": force}, json={}, headers=headers,
+                              timeout=10)
         if response.status_code not in (202, 409):
             _fail(f"the server refused the re-ingest ({response.status_code}): {response.json().get('detail')}", 3)
         while True:

@@ -184,10 +184,7 @@ def test_pipeline_answers_an_unsupported_language_in_german_with_a_notice(served
 
 @pytest.mark.integration
 def test_pipeline_translates_with_an_installed_package(served, ingested_settings, tiny_argosmodels, tmp_path,
-                                                       no_network, monkeypatch) -> None:
-    # Haystack's own usage telemetry (PostHog, on every Pipeline.run) is not what this test is about; the
-    # project does not switch it off yet (HAYSTACK_TELEMETRY_ENABLED), so it is silenced here.
-    monkeypatch.setattr("haystack.telemetry._telemetry.telemetry", None)
+                                                       no_network) -> None:
     settings = ingested_settings.model_copy(update={"argos_dir": tmp_path / "argos"})
     install_model(tiny_argosmodels[("de", "xx")], settings.argos_dir)
     pipeline = build_query_pipeline(settings, served.index)

@@ -1,0 +1,22 @@
+"""Keep every library offline and quiet: no telemetry, no model hub. Imported first by every package.
+
+A city service must not send anything about its use to third parties (Haystack's telemetry would report
+pipeline runs to PostHog), and nothing may be downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+
+OFFLINE_ENVIRONMENT = {
+    "HAYSTACK_TELEMETRY_ENABLED": "False",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+}
+
+for _name, _value in OFFLINE_ENVIRONMENT.items():
+    os.environ[_name] = _value
