@@ -55,7 +55,8 @@ class AskRequest(BaseModel):
                                            "are removed.", json_schema_extra={"minLength": 1, "maxLength": 1000})
     lang: str | None = Field(None, description="Answer language (ISO 639-1). Default: the question's language.",
                              max_length=8)
-    simple: bool = Field(False, description="Answer in Einfache Sprache (one unit, hard words explained).")
+    simple: bool = Field(False, strict=True,  # JSON true/false only: 0, "no" or "false" are refused
+                         description="Answer in Einfache Sprache (one unit, hard words explained).")
 
     @field_validator("question")
     @classmethod

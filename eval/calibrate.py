@@ -44,14 +44,20 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.01, steps: int = 5_
 
 
 def choose_threshold(confidence: np.ndarray, answerable: np.ndarray) -> float:
-    """The threshold with the best balanced accuracy (ties: the middle of the best range)."""
+    """The threshold with the best F1 of abstaining (ties: the middle of the best range).
+
+    Abstention is judged by its precision (an abstention should be right) and its recall (an unanswerable
+    question should be caught); F1 weighs both, where balanced accuracy would trade many wrong abstentions
+    on the larger answerable class for a few caught unanswerable ones.
+    """
     candidates = np.unique(np.concatenate([confidence, [0.5]]))
     best_score, best = -1.0, []
     for t in candidates:
-        answered = confidence >= t
-        tpr = float(np.mean(answered[answerable == 1])) if np.any(answerable == 1) else 1.0
-        tnr = float(np.mean(~answered[answerable == 0])) if np.any(answerable == 0) else 1.0
-        score = (tpr + tnr) / 2
+        abstained = confidence < t
+        caught = float(np.sum(abstained & (answerable == 0)))
+        precision = caught / max(1.0, float(np.sum(abstained)))
+        recall = caught / max(1.0, float(np.sum(answerable == 0)))
+        score = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         if score > best_score + 1e-12:
             best_score, best = score, [float(t)]
         elif abs(score - best_score) <= 1e-12:

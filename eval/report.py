@@ -42,7 +42,8 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{_pct(block['office_first'])} | {_pct(block['answer_language'])} | "
                      f"{_pct(block['simple_compliance'])} | {_pct(block['latency_median_ms'])} | "
                      f"{_pct(block['latency_p95_ms'])} |")
-    lines += ["", "## Per action field (full system)", "", "| field | n | hit@1 | hit@5 | MRR |", "|---|---|---|---|---|"]
+    lines += ["", "## Per action field (full system)", "", "| field | n | hit@1 | hit@5 | MRR |",
+              "|---|---|---|---|---|"]
     for name, block in report["by_field"].items():
         full = block["systems"].get("full") or {}
         if full:

@@ -7,6 +7,7 @@ collections. Either way the served index stays exactly as it was.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import time
 from collections import Counter
@@ -52,7 +53,7 @@ from pipelines.store import (
 logger = logging.getLogger(__name__)
 
 #: Bump when the layout of documents or sparse vectors changes: forces a rebuild of unchanged corpora.
-DOCUMENT_FORMAT = "7"
+DOCUMENT_FORMAT = "8"
 BATCH_SIZE = 48
 
 Progress = Callable[[int, int], None]
@@ -92,7 +93,10 @@ def _reusable_vectors(settings: Settings, build: str) -> dict[str, list[float]]:
     vectors: dict[str, list[float]] = {}
     collections = [collection_name(build, lang) for lang in metadata.get("languages") or []]
     collections += [question_collection(build, lang) for lang in metadata.get("question_languages") or []]
+    collections.append(collection_name(build, OUT_OF_SCOPE))
     for name in collections:
+        if not client.collection_exists(name):
+            continue
         offset = None
         while True:
             points, offset = client.scroll(name, limit=512, offset=offset,
@@ -182,7 +186,7 @@ def run_ingest(settings: Settings, *, force: bool = False, progress: Progress | 
             _check_count(client, name, len(docs))
         create_records_collection(client, build)
         write_records(client, build, records)
-        _index_out_of_scope(settings, build, topics, metadata)
+        _index_out_of_scope(settings, build, topics, metadata, reuse)
         previous = switch_aliases(client, settings, build, languages)
     except BaseException:
         drop_builds(client, settings, keep={b for b in (current,) if b})  # the served build stays untouched
@@ -217,10 +221,12 @@ def _check_count(client: Any, name: str, expected: int) -> None:
 
 
 def _index_out_of_scope(settings: Settings, build: str, topics: dict[str, list[str]],
-                        metadata: dict[str, Any]) -> None:
+                        metadata: dict[str, Any], reuse: dict[str, list[float]]) -> None:
     """Embed the out-of-scope topics into the build's ``oos`` collection (one point per phrasing)."""
-    docs = [Document(id=f"oos:{topic}:{i}", content=text, meta={"topic": topic, "language": "de"})
+    docs = [Document(id=f"oos:{topic}:{i}", content=text,
+                     meta={"topic": topic, "embed_hash": hashlib.sha256(f"query: {text}".encode()).hexdigest()[:16]})
             for topic, phrasings in topics.items() for i, text in enumerate(phrasings)]
+    docs = [_with_reused_vector(doc, reuse) for doc in docs]
     name = collection_name(build, OUT_OF_SCOPE)
     create_collection(shared_client(settings), name, embedding_dimension(settings), {**metadata, "language": "oos"})
     if docs:

@@ -8,10 +8,10 @@ name such as "SprIntpool" or "jenarbeit" matches whatever language the question 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 import zlib
 from collections import Counter
-from functools import lru_cache
 
 import snowballstemmer
 
@@ -90,10 +90,18 @@ def _stem_uk(word: str) -> str:
     return word
 
 
-@lru_cache(maxsize=16)
-def _stemmer(language: str):  # snowballstemmer stemmers are not thread-safe to share across languages
-    name = _STEMMERS.get(language)
-    return snowballstemmer.stemmer(name) if name else None
+_PER_THREAD = threading.local()
+
+
+def _stemmer(language: str):  # type: ignore[no-untyped-def]
+    # A snowballstemmer stemmer keeps the word being stemmed in its own state: shared between threads (the
+    # server's request threads, a re-ingest running beside them) it raises IndexError or returns wrong stems.
+    # So every thread gets its own.
+    stemmers = _PER_THREAD.__dict__.setdefault("stemmers", {})
+    if language not in stemmers:
+        name = _STEMMERS.get(language)
+        stemmers[language] = snowballstemmer.stemmer(name) if name else None
+    return stemmers[language]
 
 
 def normalize(text: str) -> str:

@@ -235,9 +235,13 @@ def search(pipeline: Pipeline, query: str, k: int = 10, lang: str | None = None,
     language = result["language_detector"]["language"]
     facets = {"field": dict(Counter(d.meta["field"] for d in docs if d.meta.get("field")).most_common()),
               "office": dict(Counter(o for d in docs for o in d.meta.get("offices") or []).most_common())}
-    selected = [d for d in docs
-                if (field is None or d.meta.get("field") == field or (d.meta.get("field") or "").startswith(f"{field}."))
-                and (office is None or office in (d.meta.get("offices") or []) or d.meta["unit_id"] == office)]
+    def in_field(doc: Any) -> bool:
+        return field is None or doc.meta.get("field") == field or (doc.meta.get("field") or "").startswith(f"{field}.")
+
+    def of_office(doc: Any) -> bool:
+        return office is None or office in (doc.meta.get("offices") or []) or doc.meta["unit_id"] == office
+
+    selected = [d for d in docs if in_field(d) and of_office(d)]
     hits = []
     for d in selected[:k]:
         record = d.meta["record"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 

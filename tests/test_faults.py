@@ -40,7 +40,7 @@ def collection_names(settings: Settings) -> set[str]:
     return {c.name for c in shared_client(settings).get_collections().collections}
 
 
-# --- no index, unreachable or locked store -------------------------------------------------------------------
+# --- no index, unreachable or locked store ---
 
 
 def test_without_an_index_the_api_says_to_run_ingest_and_healthz_stays_up(tmp_path: Path) -> None:
@@ -76,6 +76,8 @@ def test_an_unreachable_qdrant_server_gives_a_quick_503_not_a_hang(tmp_path: Pat
             healthz = client.get("/healthz")
     finally:
         close_shared_client(settings)
+    print("\nunreachable Qdrant: " + ", ".join(f"{name} {r.status_code} in {s:.2f} s"
+                                              for name, (r, s) in timings.items()))
     assert healthz.status_code == 200
     for name, (response, seconds) in timings.items():
         assert response.status_code == 503, name
@@ -89,7 +91,8 @@ def test_an_unreachable_qdrant_server_gives_a_quick_503_not_a_hang(tmp_path: Pat
 def store_copy(ingested_settings: Settings, tmp_path: Path) -> Settings:
     """Settings on a private copy of the session's ingested store (so another process may lock it)."""
     settings = make_settings(tmp_path)
-    shutil.copytree(ingested_settings.qdrant_path, settings.qdrant_path, ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(ingested_settings.qdrant_path, settings.qdrant_path,
+                    ignore=shutil.ignore_patterns(".lock"))
     return settings
 
 
@@ -98,8 +101,8 @@ def locking_process(store_copy: Settings) -> Iterator[subprocess.Popen[str]]:
     """Another process that holds the embedded store open (as a second `wegweiser serve` would)."""
     code = ("import sys\nfrom qdrant_client import QdrantClient\nclient = QdrantClient(path=sys.argv[1])\n"
             "print('locked', flush=True)\nsys.stdin.read()\n")
-    process = subprocess.Popen([sys.executable, "-c", code, str(store_copy.qdrant_path)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, "-c", code, str(store_copy.qdrant_path)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "locked"
         yield process
@@ -112,9 +115,10 @@ def locking_process(store_copy: Settings) -> Iterator[subprocess.Popen[str]]:
 @pytest.mark.slow
 def test_a_locked_store_answers_503_and_recovers_without_restart(
         store_copy: Settings, locking_process: subprocess.Popen[str]) -> None:
-    """Recovery is real: another process holds the embedded store's folder lock (Qdrant's local mode allows one
-    client), then exits; the same app, never restarted, becomes ready and answers. (No Qdrant server binary is
-    available here, so the lock stands in for an unreachable server; both raise StoreUnavailableError.)"""
+    """Recovery is real: another process holds the embedded store's folder lock (Qdrant's local mode allows
+    one client), then exits; the same app, never restarted, becomes ready and answers. (No Qdrant server
+    binary is available here, so the lock stands in for an unreachable server: both raise
+    StoreUnavailableError, and ServingState retries on every request until the store answers.)"""
     try:
         with TestClient(create_app(store_copy)) as client:
             ready = client.get("/readyz")
@@ -125,9 +129,12 @@ def test_a_locked_store_answers_503_and_recovers_without_restart(
 
             locking_process.terminate()
             locking_process.wait(timeout=10)
-            deadline = time.monotonic() + 60  # warming the pipelines up takes a few seconds on a busy machine
+            released = time.monotonic()
+            deadline = released + 60  # warming the pipelines up takes a few seconds on a busy machine
             while (ready := client.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
                 time.sleep(0.5)
+            print(f"\nlocked store: readyz {ready.status_code} {time.monotonic() - released:.1f} s after the "
+                  "lock was released")
             assert ready.status_code == 200, ready.text
             answer = client.post("/api/ask", json={"question": QUESTION, "lang": "de"})
             assert answer.status_code == 200 and answer.json()["citations"]
@@ -135,7 +142,7 @@ def test_a_locked_store_answers_503_and_recovers_without_restart(
         close_shared_client(store_copy)
 
 
-# --- translation models --------------------------------------------------------------------------------------
+# --- translation models ---
 
 
 def _empty_folder(folder: Path) -> None:
@@ -154,7 +161,8 @@ def _corrupt_package(folder: Path) -> None:
 
 @pytest.mark.integration
 @pytest.mark.slow
-@pytest.mark.parametrize("prepare", [_empty_folder, _corrupt_package], ids=["empty-folder", "corrupt-package"])
+@pytest.mark.parametrize("prepare", [_empty_folder, _corrupt_package],
+                         ids=["empty-folder", "corrupt-package"])
 def test_a_missing_or_broken_argos_model_answers_in_german_not_500(
         ingested_settings: Settings, tmp_path: Path, prepare: Callable[[Path], None]) -> None:
     argos_dir = tmp_path / "argos"
@@ -170,7 +178,7 @@ def test_a_missing_or_broken_argos_model_answers_in_german_not_500(
     assert all(c["text_translated"] is None for c in answer["citations"])
 
 
-# --- a broken corpus never reaches the index -----------------------------------------------------------------
+# --- a broken corpus never reaches the index ---
 
 
 def _replace_line(path: Path, old: str, new: str | None) -> int:
@@ -187,7 +195,8 @@ def _replace_line(path: Path, old: str, new: str | None) -> int:
 
 def _invalid_yaml(corpus: Path) -> tuple[Path, int]:
     path = corpus / "translations" / "uk.yaml"
-    return path, _replace_line(path, "    provenance: unofficial-draft", "    provenance: unofficial-draft: oops")
+    return path, _replace_line(path, "    provenance: unofficial-draft",
+                               "    provenance: unofficial-draft: oops")
 
 
 def _bad_source_hash(corpus: Path) -> tuple[Path, int]:
@@ -242,7 +251,7 @@ def test_a_corrupt_corpus_file_fails_with_file_and_line_and_leaves_the_index_unt
     assert served.build == before[0] and ask(served.ask, QUESTION, "de")["citations"]
 
 
-# --- a failure while building --------------------------------------------------------------------------------
+# --- a failure while building ---
 
 
 @pytest.mark.integration

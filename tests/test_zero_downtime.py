@@ -1,10 +1,10 @@
 """Zero-downtime re-ingest: a real uvicorn server keeps answering while the index is rebuilt and switched.
 
-The server runs in a thread of the test process on a private copy of the session's store, with a private copy of
-``corpus/`` in which one service fact is reworded, so the re-ingest really builds a new index. To keep the
+The server runs in a thread of the test process on a private copy of the session's store, with a private copy
+of ``corpus/`` in which one service fact is reworded, so the re-ingest really builds a new index. To keep the
 rebuild within the test's time budget the copy also leaves out the search questions and all but two phrasings
-of each out-of-scope topic (every unit is still indexed in every language); nothing about switching depends on
-how many points a build has.
+of each out-of-scope topic (every unit is still indexed in every language); nothing about switching depends
+on how many points a build has.
 """
 
 from __future__ import annotations
@@ -58,9 +58,8 @@ def _changed_corpus(target: Path) -> None:
     assert OLD_WORDS in text
     service.write_text(text.replace(OLD_WORDS, NEW_WORDS, 1), encoding="utf-8")
     topics = yaml.safe_load((target / "out_of_scope.yaml").read_text(encoding="utf-8"))["topics"]
-    (target / "out_of_scope.yaml").write_text(
-        yaml.safe_dump({"topics": {name: phrasings[:2] for name, phrasings in topics.items()}}, allow_unicode=True),
-        encoding="utf-8")
+    trimmed = {"topics": {name: phrasings[:2] for name, phrasings in topics.items()}}
+    (target / "out_of_scope.yaml").write_text(yaml.safe_dump(trimmed, allow_unicode=True), encoding="utf-8")
 
 
 @dataclass
@@ -81,10 +80,12 @@ def server(ingested_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     root = tmp_path_factory.mktemp("zero-downtime")
     _changed_corpus(root / "corpus")
     settings = make_settings(root, corpus_dir=root / "corpus")
-    shutil.copytree(ingested_settings.qdrant_path, settings.qdrant_path, ignore=shutil.ignore_patterns(".lock"))
+    shutil.copytree(ingested_settings.qdrant_path, settings.qdrant_path,
+                    ignore=shutil.ignore_patterns(".lock"))
     app = create_app(settings)
     port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                       access_log=False))
     thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -92,7 +93,8 @@ def server(ingested_settings: Settings, tmp_path_factory: pytest.TempPathFactory
         time.sleep(0.1)
     assert uv.started, "the server did not start"
     try:
-        yield RunningServer(f"http://127.0.0.1:{port}", settings, app, token_path(settings).read_text().strip())
+        token = token_path(settings).read_text().strip()
+        yield RunningServer(f"http://127.0.0.1:{port}", settings, app, token)
     finally:
         uv.should_exit = True
         thread.join(timeout=30)
@@ -133,7 +135,7 @@ def _fire(url: str, worker: int, stop: threading.Event, out: list[Observation], 
                 out.append(Observation(kind, response.status_code, before, _ready_build(client), units))
             except httpx.HTTPError as exc:  # a dropped connection is a failed request too
                 errors.append(f"{type(exc).__name__}: {exc}")
-            time.sleep(0.05)
+            time.sleep(0.1)
 
 
 def _texts(server: RunningServer) -> tuple[str, dict[str, str]]:
@@ -151,7 +153,8 @@ def test_reingest_under_load_has_no_failed_request_and_never_mixes_builds(server
     observations: list[Observation] = []
     errors: list[str] = []
     stop = threading.Event()
-    clients = [threading.Thread(target=_fire, args=(server.url, i, stop, observations, errors)) for i in range(4)]
+    clients = [threading.Thread(target=_fire, args=(server.url, i, stop, observations, errors))
+               for i in range(4)]
     started = time.monotonic()
     for thread in clients:
         thread.start()
@@ -170,8 +173,8 @@ def test_reingest_under_load_has_no_failed_request_and_never_mixes_builds(server
     seconds = time.monotonic() - started
     assert job["state"] == "done", job["error"]
     new_build, new_texts = _texts(server)
-    print(f"\n{len(observations)} requests in {seconds:.0f} s, {len(errors)} transport errors, builds {old_build} → "
-          f"{new_build}, {sum(o.after == new_build for o in observations)} answered after the switch")
+    print(f"\n{len(observations)} requests in {seconds:.0f} s, {len(errors)} transport errors, builds "
+          f"{old_build} → {new_build}, {sum(o.after == new_build for o in observations)} after the switch")
 
     assert not errors
     assert [o.status for o in observations if o.status != 200] == []
@@ -179,7 +182,7 @@ def test_reingest_under_load_has_no_failed_request_and_never_mixes_builds(server
     assert NEW_WORDS in new_texts[CHANGED_UNIT] and OLD_WORDS not in new_texts[CHANGED_UNIT]
     assert {o.before for o in observations} >= {old_build, new_build}  # the load really spanned the switch
     for o in observations:
-        # Every response reads exactly one build; which one agrees with /readyz around it (builds only move on).
+        # Every response reads exactly one build: the one /readyz reported around it (builds only move on).
         assert _consistent(o, old_texts) or _consistent(o, new_texts), o
         if o.before == o.after:
             assert _consistent(o, old_texts if o.before == old_build else new_texts), o

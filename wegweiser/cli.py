@@ -200,6 +200,51 @@ def eval_command(
     console.print("Wrote " + ", ".join(str(p) for p in paths))
 
 
+@app.command()
+def bench(
+    requests: Annotated[int, typer.Option(min=1, max=100_000, help="Requests per target.")] = 2000,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Connections at once.")] = 16,
+    target: Annotated[str, typer.Option(help="What to load: search, ask or both.")] = "both",
+    output: Annotated[Path | None, typer.Option(help="JSON report (default eval/results/bench.json).")
+                      ] = None,
+) -> None:
+    """Load-test a real server on 127.0.0.1: requests/s, latency percentiles, errors, peak memory."""
+    from eval.bench import (
+        RESULTS_DIR,
+        TARGETS,
+        BenchError,
+        check_store_free,
+        report_table,
+        run_bench,
+        write_report,
+    )
+
+    if target not in (*TARGETS, "both"):
+        _fail("--target must be search, ask or both")
+    targets = list(TARGETS) if target == "both" else [target]
+    settings = get_settings()
+    try:
+        check_store_free(settings)
+    except BenchError as exc:
+        _fail(str(exc), 3)
+    err.print("Starting a server on 127.0.0.1 for the run (it warms up first) …")
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as bar:
+        tasks = {t: bar.add_task(f"Load {t}", total=requests, start=False) for t in targets}
+
+        def progress(t: str, done: int, total: int) -> None:
+            bar.start_task(tasks[t])  # the clock of a target starts with its first answer, not at startup
+            bar.update(tasks[t], completed=done)
+
+        try:
+            report = run_bench(settings, requests, concurrency, targets, progress=progress)
+        except BenchError as exc:
+            _fail(str(exc), 3)
+    console.print(report_table(report))
+    path = write_report(report, output or RESULTS_DIR / "bench.json")
+    console.print(f"Wrote {path}")
+
+
 def _print_eval(report: dict) -> None:  # type: ignore[type-arg]
     systems = list(report["overall"]["systems"])
     table = Table(title=f"Evaluation ({report['split']} split, {report['overall']['questions']} questions)")

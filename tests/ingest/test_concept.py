@@ -174,6 +174,7 @@ def test_duplicate_measure_number_and_undefined_footnote_are_errors(offices) -> 
 
 
 def test_stray_paragraph_inside_the_fields_is_reported() -> None:
-    broken = _break(CORPUS_TEXT, "2.2 Handlungsfeld Arbeit", "Ein verirrter Absatz ohne Struktur.\n\n2.2 Handlungsfeld Arbeit")
+    broken = _break(CORPUS_TEXT, "2.2 Handlungsfeld Arbeit",
+                    "Ein verirrter Absatz ohne Struktur.\n\n2.2 Handlungsfeld Arbeit")
     with pytest.raises(CorpusError, match="unexpected paragraph"):
         parse_structure(broken)

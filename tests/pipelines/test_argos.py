@@ -181,3 +181,18 @@ def test_cli_refuses_a_bad_file_readably(tiny_argosmodels, tmp_path) -> None:
 ])
 def test_split_sentences_keeps_abbreviations_and_dates(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+def test_reinstalled_package_repairs_a_running_engine(tiny_argosmodels, tmp_path, no_network) -> None:
+    packages = tmp_path / "argos"
+    model_file = tiny_argosmodels[("de", "xx")]
+    installed = install_model(model_file, packages)
+    (installed.path / "model" / "model.bin").write_bytes(b"truncated download")
+    engine = ArgosEngine(packages)
+
+    with pytest.raises(RuntimeError):
+        engine.translate("Hallo.", "de", "xx")
+    install_model(model_file, packages)
+
+    assert engine.translate("Hallo.", "de", "xx") == "XX"
+    assert no_network == []

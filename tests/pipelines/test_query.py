@@ -115,7 +115,8 @@ def test_unknown_language_gets_the_german_answer_with_a_notice(served) -> None:
     assert answer["answered"] and answer["lang"] == "sw"
     assert answer["translation"]["method"] == "none"
     assert answer["answer"] == answer["answer_de"]
-    assert "no translation" in answer["translation"]["notice"] and "keine Übersetzung" in answer["translation"]["notice"]
+    notice = answer["translation"]["notice"]
+    assert "no translation" in notice and "keine Übersetzung" in notice
 
 
 def test_staff_search_filters_by_field_and_office(served) -> None:

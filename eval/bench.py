@@ -1,0 +1,339 @@
+"""``wegweiser bench``: a bounded load test of the real HTTP server on 127.0.0.1.
+
+Starts ``uvicorn api.main:create_app`` in a subprocess with the current environment (so it serves the
+configured store), fires ``requests`` requests per target with ``concurrency`` connections at
+``GET /api/search`` and ``POST /api/ask`` — questions from ``eval/questions`` in every language — and reports
+requests/s, latency percentiles, errors by status and the server's peak resident memory (sampled every
+100 ms). The server's rate limit is lifted for the run. Nothing but 127.0.0.1 is contacted.
+
+Usage:
+```python
+report = run_bench(get_settings(), requests=200, concurrency=8, targets=["search"])
+report["targets"]["search"]["latency_ms"]["p95"]
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from eval.questions import load_questions
+from pipelines.settings import Settings
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+TARGETS = ("search", "ask")
+#: The settings' upper bound for the per-client rate limit: far above anything one benchmark client sends.
+UNLIMITED_RATE = "100000"
+STARTUP_TIMEOUT_S = 300.0
+REQUEST_TIMEOUT_S = 60.0
+
+Progress = Callable[[int, int], None]
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot run (store locked by another process, no index, server did not start)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of the workload."""
+
+    target: str
+    lang: str
+    payload: dict[str, Any]
+
+
+def workload(target: str, count: int, seed: int = 0) -> list[Call]:
+    """``count`` requests for one target, cycling through the evaluation questions (all languages)."""
+    questions = load_questions()
+    random.Random(seed).shuffle(questions)
+    calls = []
+    for i in range(count):
+        q = questions[i % len(questions)]
+        if target == "ask":
+            payload: dict[str, Any] = {"question": q.question, "lang": q.lang, "simple": q.simple}
+        else:
+            payload = {"q": q.question, "lang": q.lang}
+        calls.append(Call(target, q.lang, payload))
+    return calls
+
+
+def mixed_workload(count: int, seed: int = 0) -> list[Call]:
+    """Alternating ask and search requests in every language."""
+    asks, searches = workload("ask", (count + 1) // 2, seed), workload("search", count // 2, seed + 1)
+    return [c for pair in zip(asks, searches, strict=False) for c in pair] + asks[len(searches):]
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (``q`` in 0..100) of the values, or None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered))) - 1))]
+
+
+def latency_summary(latencies_ms: list[float]) -> dict[str, float | None]:
+    """Median, p95, p99 and max of the latencies in milliseconds (rounded to 0.1 ms)."""
+    values = {"median": percentile(latencies_ms, 50), "p95": percentile(latencies_ms, 95),
+              "p99": percentile(latencies_ms, 99), "max": max(latencies_ms) if latencies_ms else None}
+    return {k: None if v is None else round(v, 1) for k, v in values.items()}
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_store_free(settings: Settings) -> None:
+    """Refuse to start a second process on an embedded store another process holds.
+
+    :raises BenchError: with a readable message when the store's folder lock is taken.
+    """
+    if settings.qdrant_url:
+        return
+    from pipelines.store import StoreUnavailableError, close_shared_client, shared_client
+
+    try:
+        shared_client(settings)
+    except StoreUnavailableError as exc:
+        raise BenchError(
+            f"the embedded store {settings.qdrant_path} is in use by another process (a running `wegweiser "
+            "serve`?). Stop it, point WEGWEISER_QDRANT_PATH at a copy of the store, or use a Qdrant server "
+            "(WEGWEISER_QDRANT_URL).") from exc
+    finally:
+        close_shared_client(settings)
+
+
+class RssSampler:
+    """Samples a process's resident memory (with its children) every ``interval`` seconds in a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def rss(self) -> int:
+        """Resident memory now, in bytes (0 once the process is gone)."""
+        try:
+            processes = [self.process, *self.process.children(recursive=True)]
+            return sum(p.memory_info().rss for p in processes)
+        except psutil.Error:
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            self._stop.wait(self.interval)
+
+    def reset_peak(self) -> None:
+        """Start a new peak from the current value."""
+        self.peak = self.rss()
+
+    def __enter__(self) -> RssSampler:
+        self.reset_peak()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+
+@dataclass
+class Server:
+    """A uvicorn subprocess serving the app."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    ready: dict[str, Any]
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@contextmanager
+def running_server(settings: Settings, port: int | None = None) -> Iterator[Server]:
+    """Start ``uvicorn api.main:create_app`` on 127.0.0.1 with the current environment; stop it afterwards.
+
+    :raises BenchError: when the store is locked, the server exits or never becomes ready.
+    """
+    check_store_free(settings)
+    port = port or free_port()
+    # Haystack's usage telemetry would try to reach the internet from the server: off for the run.
+    env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE,
+           "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    log = Path(tempfile.mkstemp(prefix="wegweiser-bench-", suffix=".log")[1])
+    command = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = _wait_ready(url, process, log)
+        yield Server(url, process, log, ready)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.unlink(missing_ok=True)  # its tail is in the error message when startup failed
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    detail = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise BenchError(f"the server exited with code {process.returncode}:\n{_log_tail(log)}")
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=10)
+        except httpx.HTTPError as exc:
+            detail = f"{type(exc).__name__}"
+        else:
+            if response.status_code == 200:
+                return response.json()
+            detail = response.json().get("detail", response.text)
+            if "wegweiser ingest" in detail:
+                raise BenchError(f"the server has no index: {detail}")
+        time.sleep(0.5)
+    raise BenchError(f"the server was not ready after {STARTUP_TIMEOUT_S:.0f} s ({detail})")
+
+
+@dataclass
+class Outcome:
+    """One request's result."""
+
+    call: Call
+    status: str  # HTTP status, or the exception's name for a transport error
+    latency_ms: float
+
+
+async def fire(url: str, calls: list[Call], concurrency: int, progress: Progress | None = None,
+               on_result: Callable[[Outcome], None] | None = None) -> tuple[list[Outcome], float]:
+    """Send the calls with ``concurrency`` connections; returns the outcomes and the wall time in seconds."""
+    queue: asyncio.Queue[Call] = asyncio.Queue()
+    for call in calls:
+        queue.put_nowait(call)
+    outcomes: list[Outcome] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                call = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            started = time.perf_counter()
+            try:
+                if call.target == "ask":
+                    response = await client.post("/api/ask", json=call.payload)
+                else:
+                    response = await client.get("/api/search", params=call.payload)
+                status = str(response.status_code)
+            except httpx.HTTPError as exc:
+                status = type(exc).__name__
+            outcome = Outcome(call, status, (time.perf_counter() - started) * 1000)
+            outcomes.append(outcome)
+            if on_result:
+                on_result(outcome)
+            if progress:
+                progress(len(outcomes), len(calls))
+
+    async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(max(1, min(concurrency, len(calls))))))
+        return outcomes, time.perf_counter() - started
+
+
+def summarize(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
+    """Throughput, latency of successful requests, and errors by status."""
+    ok = [o.latency_ms for o in outcomes if o.status == "200"]
+    errors = Counter(o.status for o in outcomes if o.status != "200")
+    return {"requests": len(outcomes), "seconds": round(seconds, 2),
+            "requests_per_s": round(len(outcomes) / seconds, 2) if seconds else None,
+            "latency_ms": latency_summary(ok),
+            "errors": sum(errors.values()), "errors_by_status": dict(sorted(errors.items()))}
+
+
+def run_bench(settings: Settings, requests: int = 2000, concurrency: int = 16,
+              targets: list[str] | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Start a server, load each target in turn, stop the server.
+
+    :param requests: requests per target.
+    :param progress: called with (target, done, total).
+    :returns: the report (also what :func:`write_report` stores).
+    :raises BenchError: when the benchmark cannot run.
+    """
+    targets = targets or list(TARGETS)
+    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                              "requests_per_target": requests, "concurrency": concurrency,
+                              "cpus": os.cpu_count(), "targets": {}}
+    with running_server(settings) as server, RssSampler(server.process.pid) as sampler:
+        report["server"] = {"build": server.ready.get("build"), "points": server.ready.get("points"),
+                            "rss_ready_mb": round(sampler.rss() / 1e6, 1)}
+        for target in targets:
+            sampler.reset_peak()
+            calls = workload(target, requests)
+            outcomes, seconds = asyncio.run(fire(server.url, calls, concurrency, progress=(
+                (lambda done, total, t=target: progress(t, done, total)) if progress else None)))
+            report["targets"][target] = {**summarize(outcomes, seconds),
+                                         "peak_rss_mb": round(sampler.peak / 1e6, 1)}
+        report["server"]["rss_end_mb"] = round(sampler.rss() / 1e6, 1)
+    return report
+
+
+def write_report(report: dict[str, Any], path: Path) -> Path:
+    """Write the report as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def report_table(report: dict[str, Any]) -> Any:
+    """The report as a rich table."""
+    from rich.table import Table
+
+    table = Table(title=f"HTTP load: {report['requests_per_target']} requests per target, concurrency "
+                        f"{report['concurrency']}, {report['cpus']} CPUs")
+    for column in ("target", "req/s", "median ms", "p95 ms", "p99 ms", "max ms", "errors", "peak RSS MB"):
+        table.add_column(column, justify="left" if column == "target" else "right")
+
+    def ms(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0f}"
+
+    for target, row in report["targets"].items():
+        errors = ", ".join(f"{k}: {v}" for k, v in row["errors_by_status"].items()) or "0"
+        lat = row["latency_ms"]
+        table.add_row(target, f"{row['requests_per_s']:.1f}", ms(lat["median"]), ms(lat["p95"]),
+                      ms(lat["p99"]), ms(lat["max"]), errors, f"{row['peak_rss_mb']:.0f}")
+    return table

@@ -1,0 +1,131 @@
+"""Soak test: many mixed requests against a real server, watching errors, latency and memory growth.
+
+Usage: ``python -m eval.soak --requests 10000 --concurrency 32`` (uses the configured store, like
+``wegweiser serve``; refuses to run while another process holds the embedded store). Alternating
+``POST /api/ask`` and ``GET /api/search`` with the evaluation questions of every language; the server's
+resident memory is recorded at the start, after every 1000 requests and at the end. Writes
+``eval/results/soak.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
+
+from eval.bench import (
+    RESULTS_DIR,
+    BenchError,
+    Outcome,
+    Progress,
+    RssSampler,
+    check_store_free,
+    fire,
+    latency_summary,
+    mixed_workload,
+    running_server,
+    write_report,
+)
+from pipelines.settings import Settings, get_settings
+
+MEMORY_EVERY = 1000
+
+
+def run_soak(settings: Settings, requests: int = 10_000, concurrency: int = 32,
+             memory_every: int = MEMORY_EVERY, progress: Progress | None = None) -> dict[str, Any]:
+    """Start a server, send the mixed workload, stop the server.
+
+    :param progress: called with (requests done, requests total).
+
+    :returns: errors, latency percentiles (overall and per endpoint) and the memory timeline.
+    :raises BenchError: when the soak cannot run (store locked, no index, server did not start).
+    """
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    calls = mixed_workload(requests)
+    with running_server(settings) as server, RssSampler(server.process.pid) as sampler:
+        memory = [{"requests": 0, "rss_mb": round(sampler.rss() / 1e6, 1)}]
+        done = 0
+
+        def on_result(_: Outcome) -> None:
+            nonlocal done
+            done += 1
+            if done % memory_every == 0 and done < len(calls):
+                memory.append({"requests": done, "rss_mb": round(sampler.rss() / 1e6, 1)})
+
+        outcomes, seconds = asyncio.run(fire(server.url, calls, concurrency, progress, on_result))
+        memory.append({"requests": len(outcomes), "rss_mb": round(sampler.rss() / 1e6, 1)})
+        peak = sampler.peak
+    start, end = memory[0]["rss_mb"], memory[-1]["rss_mb"]
+    errors = Counter(f"{o.call.target} {o.status}" for o in outcomes if o.status != "200")
+    by_target = {target: latency_summary([o.latency_ms for o in outcomes if o.status == "200"
+                                          and o.call.target == target]) for target in ("ask", "search")}
+    return {
+        "started": started, "requests": len(outcomes),
+        "concurrency": concurrency, "seconds": round(seconds, 1),
+        "requests_per_s": round(len(outcomes) / seconds, 2) if seconds else None,
+        "build": server.ready.get("build"),
+        "errors": sum(errors.values()), "errors_by_status": dict(sorted(errors.items())),
+        "latency_ms": {"all": latency_summary([o.latency_ms for o in outcomes if o.status == "200"]),
+                       **by_target},
+        "memory_mb": memory, "peak_rss_mb": round(peak / 1e6, 1),
+        "memory_growth_percent": round(100 * (end - start) / start, 1) if start else None,
+    }
+
+
+def soak_table(report: dict[str, Any]) -> Table:
+    """The report as a rich table."""
+    table = Table(title=f"Soak: {report['requests']} requests, concurrency {report['concurrency']}, "
+                        f"{report['seconds']:.0f} s, {report['requests_per_s']:.1f} req/s")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    errors = ", ".join(f"{k}: {v}" for k, v in report["errors_by_status"].items())
+    table.add_row("errors", f"{report['errors']}" + (f" ({errors})" if errors else ""))
+    for name, lat in report["latency_ms"].items():
+        if lat["median"] is not None:
+            table.add_row(f"{name} p50 / p99 ms", f"{lat['median']:.0f} / {lat['p99']:.0f}")
+    table.add_row("memory MB (start → every 1000 → end)",
+                  " → ".join(f"{m['rss_mb']:.0f}" for m in report["memory_mb"]))
+    table.add_row("memory growth", f"{report['memory_growth_percent']:+.1f} %")
+    table.add_row("peak RSS MB", f"{report['peak_rss_mb']:.0f}")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval.soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=10_000, help="Requests in total (default 10000).")
+    parser.add_argument("--concurrency", type=int, default=32, help="Connections at once (default 32).")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "soak.json", help="JSON report.")
+    args = parser.parse_args(argv)
+    console = Console()
+    console.print(f"Soak: {args.requests} mixed requests with concurrency {args.concurrency} against a "
+                  "server on 127.0.0.1 (it warms up first) …")
+    columns = (TextColumn("[bold]Soak"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    settings = get_settings()
+    try:
+        check_store_free(settings)
+        with RichProgress(*columns, console=console) as bar:
+            task = bar.add_task("soak", total=args.requests, start=False)
+
+            def progress(done: int, total: int) -> None:
+                bar.start_task(task)
+                bar.update(task, completed=done)
+
+            report = run_soak(settings, args.requests, args.concurrency, progress=progress)
+    except BenchError as exc:
+        Console(stderr=True).print(f"[bold red]Error:[/] {exc}")
+        return 3
+    console.print(soak_table(report))
+    console.print(f"Wrote {write_report(report, args.output)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

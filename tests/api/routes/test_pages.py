@@ -1,0 +1,68 @@
+"""HTML pages (demo, staff, source documents) and the widget's files."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import assert_problem
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("path", ["/", "/staff"])
+def test_pages_are_html_in_german(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<html lang="de"' in response.text
+
+
+def test_demo_page_embeds_the_widget(client: TestClient) -> None:
+    page = client.get("/").text
+    assert "wegweiser-chat" in page and "/widget/wegweiser-chat.js" in page
+
+
+@pytest.mark.parametrize("document, prefix", [("integrationskonzept", "ik-"), ("sozialstrategie", "ks-"),
+                                              ("services", "svc-"), ("offices", "office-")])
+def test_source_pages_have_an_anchor_per_unit(client: TestClient, document: str, prefix: str) -> None:
+    response = client.get(f"/sources/{document}")
+    assert response.status_code == 200
+    anchors = re.findall(r'<section[^>]* id="([^"]+)"', response.text)
+    assert anchors and all(a.startswith(prefix) for a in anchors)
+    assert len(anchors) == len(set(anchors))
+
+
+def test_integrationskonzept_page_shows_the_measure_verbatim(client: TestClient) -> None:
+    unit = client.get("/api/units/ik/2.4/z2/m2").json()
+    page = client.get("/sources/integrationskonzept").text
+    assert 'id="ik-2.4-z2-m2"' in page
+    first_line = unit["text"].splitlines()[0]
+    assert first_line in page
+
+
+def test_unknown_source_document_is_a_readable_404(client: TestClient) -> None:
+    assert_problem(client.get("/sources/geheim"), 404, "no source document")
+
+
+def test_widget_script_is_served_as_javascript(client: TestClient) -> None:
+    response = client.get("/widget/wegweiser-chat.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert "customElements" in response.text
+
+
+def test_widget_messages_and_languages(client: TestClient) -> None:
+    languages = client.get("/widget/languages.json").json()
+    assert {"de", "uk", "ar"} <= {item["code"] for item in languages}
+    for item in languages:
+        messages = client.get(f"/widget/messages/{item['code']}.json")
+        assert messages.status_code == 200
+        assert messages.json()["@dir"] == item["dir"]
+
+
+@pytest.mark.parametrize("language", ["xx", "DE", "de-simple", "..%2Fetc"])
+def test_unknown_widget_catalog_is_a_readable_404(client: TestClient, language: str) -> None:
+    assert_problem(client.get(f"/widget/messages/{language}.json"), 404)

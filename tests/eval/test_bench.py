@@ -1,0 +1,55 @@
+"""``wegweiser bench`` end to end: a real server subprocess on a copy of the session's store, a small load."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.settings import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_bench_reports_a_small_search_load_without_errors(ingested_settings: Settings,
+                                                          tmp_path: Path) -> None:
+    # The session's store is open in this process; the benchmark's server needs a store of its own.
+    store = tmp_path / "qdrant"
+    shutil.copytree(ingested_settings.qdrant_path, store, ignore=shutil.ignore_patterns(".lock"))
+    report_path = tmp_path / "bench.json"
+    env = {**os.environ, "WEGWEISER_QDRANT_PATH": str(store), "WEGWEISER_ARGOS_DIR": str(tmp_path / "argos"),
+           "WEGWEISER_GAPS_PATH": str(tmp_path / "gaps.jsonl"), "COLUMNS": "160"}
+    env.pop("WEGWEISER_QDRANT_URL", None)
+
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("wegweiser")), "bench", "--requests", "50", "--concurrency", "4",
+         "--target", "search", "--output", str(report_path)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stderr
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    search = report["targets"]["search"]
+    assert list(report["targets"]) == ["search"]
+    assert search["requests"] == 50 and search["errors"] == 0 and search["errors_by_status"] == {}
+    assert search["requests_per_s"] > 0 and search["peak_rss_mb"] > 0
+    assert 0 < search["latency_ms"]["median"] <= search["latency_ms"]["p95"] <= search["latency_ms"]["max"]
+    assert "req/s" in done.stdout and "search" in done.stdout  # the table for the operator
+
+
+def test_bench_refuses_a_store_another_process_holds(ingested_settings: Settings, tmp_path: Path) -> None:
+    # This test process holds the session's store open, exactly like a running `wegweiser serve` would.
+    env = {**os.environ, "WEGWEISER_QDRANT_PATH": str(ingested_settings.qdrant_path), "COLUMNS": "200"}
+    env.pop("WEGWEISER_QDRANT_URL", None)
+
+    done = subprocess.run([str(Path(sys.executable).with_name("wegweiser")), "bench", "--requests", "5",
+                           "--output", str(tmp_path / "bench.json")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    assert done.returncode == 3
+    assert "in use by another process" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "bench.json").exists()
