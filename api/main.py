@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: logging sees every request; limits run before any work is done.
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
-    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, routes=app.router.routes)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)

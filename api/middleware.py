@@ -8,8 +8,10 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
+
+from starlette.routing import BaseRoute, Match
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,11 +40,17 @@ class RequestLimitsMiddleware:
     """Rejects oversized bodies (413) and JSON endpoints called with another content type (415).
 
     The body is counted while it streams, so a missing or false ``Content-Length`` does not get around the limit.
+    Given the app's ``routes``, only a method and path that a route answers gets a 415; anything else is left
+    to routing (404, or 405 for a method the path does not take).
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, routes: Sequence[BaseRoute] = ()) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.routes = routes
+
+    def _is_routed(self, scope: Scope) -> bool:
+        return not self.routes or any(route.matches(scope)[0] == Match.FULL for route in self.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
@@ -53,7 +61,7 @@ class RequestLimitsMiddleware:
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             await _send_json(send, 413, f"The request body is larger than {self.max_body_bytes} bytes.")
             return
-        if scope["path"].startswith("/api/") and \
+        if scope["path"].startswith("/api/") and self._is_routed(scope) and \
                 headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
             await _send_json(send, 415, "Send the request as JSON (Content-Type: application/json).")
             return

@@ -51,8 +51,10 @@ class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [e["value"] for e in
                                                                               QUESTION_EXAMPLES.values()]})
 
+    # No maxLength in the schema: the limit applies after trimming and removing control characters, so a
+    # longer raw string can be valid, which JSON Schema cannot say (the body limit bounds it anyway).
     question: str = Field(..., description="The question, 1–1000 characters after trimming; control characters "
-                                           "are removed.", json_schema_extra={"minLength": 1, "maxLength": 1000})
+                                           "are removed.", json_schema_extra={"minLength": 1})
     lang: str | None = Field(None, description="Answer language (ISO 639-1). Default: the question's language.",
                              max_length=8)
     simple: bool = Field(False, strict=True,  # JSON true/false only: 0, "no" or "false" are refused

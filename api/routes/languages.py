@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep
-from api.schemas import LanguageInfo, LanguagesResponse
+from api.schemas import LanguageInfo, LanguagesResponse, Problem
 from pipelines.argos import installed_models
 from pipelines.i18n import catalog_languages, direction, label
 
@@ -29,7 +29,7 @@ def languages_served(argos_dir: Path) -> list[dict[str, str]]:
     return result
 
 
-@router.get("/languages", response_model=LanguagesResponse)
+@router.get("/languages", response_model=LanguagesResponse, responses={429: {"model": Problem}})
 async def list_languages(settings: SettingsDep) -> LanguagesResponse:
     """Languages answered from the curated translation memory, by installed argos models, or in German."""
     languages = await run_in_threadpool(languages_served, settings.argos_dir)

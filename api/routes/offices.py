@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServedDep
@@ -16,7 +17,8 @@ router = APIRouter(prefix="/api", tags=["offices"])
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
 
 
-@router.get("/offices", response_model=list[OfficeSummary], responses={503: {"model": Problem}})
+@router.get("/offices", response_model=list[OfficeSummary],
+            responses={429: {"model": Problem}, 503: {"model": Problem}})
 async def list_offices(served: ServedDep) -> list[OfficeSummary]:
     """Every body named as responsible in the Integrationskonzept, with contact where a source gives one."""
     records = await run_in_threadpool(served.all_records, "office")
@@ -24,8 +26,10 @@ async def list_offices(served: ServedDep) -> list[OfficeSummary]:
 
 
 @router.get("/offices/{slug}", response_model=OfficeDetail,
-            responses={404: {"model": Problem}, 503: {"model": Problem}})
-async def get_office(slug: str, served: ServedDep) -> OfficeDetail:
+            responses={404: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}})
+async def get_office(slug: Annotated[str, Path(description="The office id without `office/`.",
+                                               examples=["fd-gesundheit", "buero-migration-integration"])],
+                     served: ServedDep) -> OfficeDetail:
     """One office, its contact, and every unit it is responsible for."""
     if not _SLUG.match(slug):
         raise NotFoundError(f"no office {slug!r}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ServedDep
@@ -15,8 +17,10 @@ router = APIRouter(prefix="/api", tags=["units"])
 
 
 @router.get("/units/{unit_id:path}", response_model=UnitPublic,
-            responses={404: {"model": Problem}, 503: {"model": Problem}})
-async def get_unit(unit_id: str, served: ServedDep) -> UnitPublic:
+            responses={404: {"model": Problem}, 429: {"model": Problem}, 503: {"model": Problem}})
+async def get_unit(unit_id: Annotated[str, Path(description="A unit id.", examples=[
+                       "ik/2.4/z2/m2", "ks/armutspraevention", "svc/sprintpool", "office/fd-personal"])],
+                   served: ServedDep) -> UnitPublic:
     """A unit (e.g. ``ik/2.4/z2/m2``, ``svc/sprintpool``, ``office/fd-personal``) with all its texts."""
     if not is_unit_id(unit_id):
         raise NotFoundError(f"no unit {unit_id!r}: ids look like ik/2.4/z2/m2, ks/10ppa, svc/… or office/…")

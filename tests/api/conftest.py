@@ -13,6 +13,17 @@ from api.main import create_app
 from pipelines.settings import Settings
 from tests.conftest import make_settings
 
+#: How many requests schemathesis generated in this session (set by ``test_schemathesis.py``).
+SCHEMATHESIS_CASES = pytest.StashKey[dict[str, int]]()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    cases = config.stash.get(SCHEMATHESIS_CASES, None)
+    if cases:
+        terminalreporter.write_sep("-", f"schemathesis: {sum(cases.values())} generated cases")
+        for operation, count in sorted(cases.items()):
+            terminalreporter.write_line(f"{count:5d}  {operation}")
+
 
 @pytest.fixture(scope="session")
 def client(ingested_settings: Settings) -> Iterator[TestClient]:

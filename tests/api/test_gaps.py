@@ -19,7 +19,8 @@ from wegweiser.cli import app as cli
 
 UNANSWERED = "Wie wird das Wetter morgen in Jena?"
 # Out of scope, with a phone number, a case number and a web address that must not be kept.
-UNANSWERED_PERSONAL = "Wie wird das Wetter morgen in 07743 Jena? +49 3641 491234, Az. 20241187, https://wetter.example.org/jena"
+UNANSWERED_PERSONAL = ("Wie wird das Wetter morgen in 07743 Jena? +49 3641 491234, Az. 20241187, "
+                       "https://wetter.example.org/jena")
 PERSONAL = ("Ich bin anna.muster@example.org, Tel. +49 3641 49-1234, Aktenzeichen 20241187, "
             "siehe https://example.org/akte?id=7 – wie wird das Wetter morgen in Jena?")
 

@@ -144,3 +144,20 @@ def test_request_log_keeps_no_question_query_address_or_user_agent(
                            if not r.name.startswith("httpx"))
     for secret in ("Zebrafink", PRIVATE_QUERY, "q=", CLIENT_ADDRESS[0], "Distinctive-Browser"):
         assert secret not in everything, secret
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("put", "/api/ask", 405), ("delete", "/api/ask", 405), ("post", "/api/languages", 405),
+    ("patch", "/api/offices", 405), ("post", "/api/gibt-es-nicht", 404),
+])
+def test_wrong_method_or_path_is_told_so_rather_than_asked_for_json(client: TestClient, method: str, path: str,
+                                                                     status: int) -> None:
+    assert_problem(client.request(method.upper(), path, content=b"x"), status)
+
+
+def test_every_api_operation_documents_the_rate_limit(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    operations = [(path, op) for path, item in paths.items() if path.startswith("/api/") for op in item.values()]
+    assert operations
+    for path, operation in operations:
+        assert "429" in operation["responses"], path

@@ -59,7 +59,7 @@ def test_logical_lines_keep_the_words_and_name_real_lines(text: str) -> None:
         assert 1 <= ll.line <= len(lines)
         assert ll.text and ll.text == ll.text.strip()
         assert ll.fmt in {"lines", "p", "inline"}
-        assert ll.text.replace("<p>", "").replace("</p>", "") .split()[0] in lines[ll.line - 1]
+        assert ll.text.replace("<p>", "").replace("</p>", "").split()[0] in lines[ll.line - 1]
 
 
 @settings(max_examples=25, deadline=None)

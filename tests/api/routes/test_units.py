@@ -55,7 +55,8 @@ def test_unit_carries_translations_of_the_memory_languages(client: TestClient) -
     assert all(isinstance(t, str) and t.strip() for t in translations.values())
 
 
-@pytest.mark.parametrize("unit_id", ["ik/9.9/z1/m1", "ik/2.4/z2/m2/x", "svc/gibt-es-nicht", "office/gibt-es-nicht", "ks/nichts"])
+@pytest.mark.parametrize("unit_id", ["ik/9.9/z1/m1", "ik/2.4/z2/m2/x", "svc/gibt-es-nicht", "office/gibt-es-nicht",
+                                     "ks/nichts"])
 def test_unknown_unit_is_a_readable_404(client: TestClient, unit_id: str) -> None:
     assert_problem(client.get(f"/api/units/{unit_id}"), 404, "no unit", unit_id)
 
