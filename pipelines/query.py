@@ -97,42 +97,50 @@ def attach_stores(pipeline: Pipeline, settings: Settings) -> Pipeline:
     return pipeline
 
 
+def _retrieval_front(settings: Settings, index: ServedIndex, ranker: UnitRanker, top_k: int,
+                     plain_german: bool) -> Pipeline:
+    """What ask and search share: detect the language, embed densely and lexically, retrieve, rank, and look
+    up each unit's record and text in the question's language."""
+    p = Pipeline()
+    p.add_component("language_detector", QueryLanguageDetector())
+    p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(index.stores)))
+    p.add_component("text_embedder", make_text_embedder(settings))
+    p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
+    p.add_component("retriever", MultilingualHybridRetriever(document_stores=index.stores, top_k=top_k,
+                                                             question_stores=index.question_stores))
+    p.add_component("ranker", ranker)
+    p.add_component("tm_lookup", TranslationMemoryLookup(document_store=index.stores["de"],
+                                                         plain_german=plain_german))
+    p.connect("language_detector.language", "query_analyzer.language")
+    p.connect("language_detector.language", "tm_lookup.language")
+    p.connect("query_analyzer.search_language", "sparse_embedder.language")
+    p.connect("query_analyzer.search_language", "retriever.language")
+    p.connect("query_analyzer.intent", "ranker.intent")
+    p.connect("text_embedder.vector", "retriever.query_vector")
+    p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
+    p.connect("retriever.documents", "ranker.documents")
+    p.connect("ranker.documents", "tm_lookup.documents")
+    return p
+
+
 def build_query_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     """question (+ lang, simple) → answer dict of the API contract.
 
     :param index: the stores of the build to serve (see :func:`open_served_index`).
     """
-    stores = index.stores
     calibration = load_calibration()
     if settings.abstain_threshold is not None:
         calibration["threshold"] = settings.abstain_threshold
-    p = Pipeline()
-    p.add_component("language_detector", QueryLanguageDetector())
-    p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(stores)))
-    p.add_component("text_embedder", make_text_embedder(settings))
-    p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
-    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=ASK_CANDIDATES,
-                                                             question_stores=index.question_stores))
+    p = _retrieval_front(settings, index, UnitRanker(**calibration), ASK_CANDIDATES, plain_german=True)
     p.add_component("out_of_scope", OutOfScopeScorer(document_store=index.oos_store))
-    p.add_component("ranker", UnitRanker(**calibration))
-    p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"]))
-    p.add_component("answer_builder", CitedAnswerBuilder(document_store=stores["de"]))
+    p.add_component("answer_builder", CitedAnswerBuilder(document_store=index.stores["de"]))
     p.add_component("translator", AnswerTranslator(packages_dir=str(settings.argos_dir)))
-    p.connect("language_detector.language", "query_analyzer.language")
-    p.connect("language_detector.language", "tm_lookup.language")
     p.connect("language_detector.language", "answer_builder.language")
     p.connect("language_detector.language", "translator.language")
     p.connect("language_detector.detected_language", "answer_builder.detected_language")
-    p.connect("query_analyzer.search_language", "sparse_embedder.language")
-    p.connect("query_analyzer.search_language", "retriever.language")
-    p.connect("query_analyzer.intent", "ranker.intent")
     p.connect("query_analyzer.intent", "answer_builder.intent")
-    p.connect("text_embedder.vector", "retriever.query_vector")
     p.connect("text_embedder.vector", "out_of_scope.query_vector")
-    p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
-    p.connect("retriever.documents", "ranker.documents")
     p.connect("out_of_scope.similarity", "ranker.oos_similarity")
-    p.connect("ranker.documents", "tm_lookup.documents")
     p.connect("ranker.answerable", "answer_builder.answerable")
     p.connect("ranker.confidence", "answer_builder.confidence")
     p.connect("tm_lookup.documents", "answer_builder.documents")
@@ -197,26 +205,8 @@ def trace_candidates(pipeline: Pipeline, question: str, simple: bool = False) ->
 
 def build_search_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     """query → ranked units (no abstention, no answer): the staff search."""
-    stores = index.stores
-    p = Pipeline()
-    p.add_component("language_detector", QueryLanguageDetector())
-    p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(stores)))
-    p.add_component("text_embedder", make_text_embedder(settings))
-    p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
-    p.add_component("retriever", MultilingualHybridRetriever(document_stores=stores, top_k=SEARCH_CANDIDATES,
-                                                             question_stores=index.question_stores))
-    p.add_component("ranker", UnitRanker(**_ranking_only(load_calibration()), top_k=SEARCH_CANDIDATES))
-    p.add_component("tm_lookup", TranslationMemoryLookup(document_store=stores["de"], plain_german=False))
-    p.connect("language_detector.language", "query_analyzer.language")
-    p.connect("language_detector.language", "tm_lookup.language")
-    p.connect("query_analyzer.search_language", "sparse_embedder.language")
-    p.connect("query_analyzer.search_language", "retriever.language")
-    p.connect("query_analyzer.intent", "ranker.intent")
-    p.connect("text_embedder.vector", "retriever.query_vector")
-    p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
-    p.connect("retriever.documents", "ranker.documents")
-    p.connect("ranker.documents", "tm_lookup.documents")
-    return p
+    ranker = UnitRanker(**_ranking_only(load_calibration()), top_k=SEARCH_CANDIDATES)
+    return _retrieval_front(settings, index, ranker, SEARCH_CANDIDATES, plain_german=False)
 
 
 def search(pipeline: Pipeline, query: str, k: int = 10, lang: str | None = None, field: str | None = None,
