@@ -24,7 +24,7 @@ PER_LANGUAGE = [
     ("ar", "تعرضت للإهانة في الترام بسبب حجابي، من يمكنه مساعدتي؟",
      {"ik/2.8/z3/m1", "svc/antidiskriminierungsstelle", "svc/ezra", "svc/thadine"}),
     ("fa", "بیمه درمانی ندارم و مریض هستم، کجا می‌توانم دکتر بروم؟", {"svc/anonymer-krankenschein", "ik/2.4/z1/m2"}),
-    ("tr", "Suriye'deki mühendislik diplomamı Almanya'da tanıtmak istiyorum, kime başvurmalıyım?",
+    ("tr", "Yurt dışındaki diplomamın tanınması için nereye gitmeliyim?",
      {"svc/welcome-center", "ik/2.2/z1/m1"}),
     ("fr", "comment participer aux décisions de la ville quand on est étranger ?",
      {"ik/2.7/z1/m1", "svc/migrationsbeirat", "ik/2.7/z1/m2", "ik/2.7"}),
@@ -136,7 +136,7 @@ def test_pipeline_round_trip_through_dumps_and_loads(ingested_settings, served) 
     expected = ask(served.ask, question)
     dumped = served.ask.dumps()
     loaded = attach_stores(Pipeline.loads(dumped, allowed_modules=["pipelines"]), ingested_settings)
-    assert loaded.dumps() == dumped
+    assert loaded.to_dict() == served.ask.to_dict()
     loaded.warm_up()
     assert ask(loaded, question) == expected
 
