@@ -8,10 +8,12 @@ build, which ``ingest`` drops only after a grace period.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 from haystack import Pipeline
@@ -33,6 +35,41 @@ from pipelines.store import (
 logger = logging.getLogger(__name__)
 
 
+class AnswerCache:
+    """A small LRU cache of answers for one build (many residents click the same starter questions).
+
+    Kept in memory only, bounded, and gone with the build: a new build starts with an empty cache.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> Any | None:
+        """The cached value, or None."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return copy.deepcopy(value)
+
+    def put(self, key: tuple[Any, ...], value: Any) -> None:
+        """Remember a value (a copy, so callers may change theirs)."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._items[key] = copy.deepcopy(value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 @dataclass
 class Served:
     """The pipelines of one build."""
@@ -41,6 +78,16 @@ class Served:
     index: ServedIndex
     ask: Pipeline
     search: Pipeline
+    cache: AnswerCache = field(default_factory=AnswerCache)
+
+    def cached(self, kind: str, run: Any, *args: Any) -> Any:
+        """``run(*args)``, remembered per build: identical questions get identical answers anyway."""
+        key = (kind, *args)
+        value = self.cache.get(key)
+        if value is None:
+            value = run(*args)
+            self.cache.put(key, value)
+        return value
 
     @property
     def build(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Body
 
@@ -11,6 +12,7 @@ from api.gaps import record_gap
 from api.schemas import QUESTION_EXAMPLES, AskRequest, AskResponse, Problem
 from pipelines.i18n import direction
 from pipelines.query import ask
+from pipelines.serving import Served
 
 router = APIRouter(prefix="/api", tags=["assistant"])
 logger = logging.getLogger(__name__)
@@ -22,12 +24,16 @@ logger = logging.getLogger(__name__)
 async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep, runner: RunnerDep,
                    request: AskRequest = Body(openapi_examples=QUESTION_EXAMPLES)) -> AskResponse:
     """Answer a question in the asker's language, with numbered citations to the source passages."""
+    def answer_from(current: Served) -> dict[str, Any]:
+        return current.cached("ask", lambda q, lang, simple: ask(current.ask, q, lang, simple),
+                              request.question, request.lang, request.simple)
+
     try:
-        answer = await runner(ask, served.ask, request.question, request.lang, request.simple)
+        answer = await runner(answer_from, served)
     except LookupError:
         # The build was replaced and dropped while this request ran: answer once more from the new build.
         served = serving.current()
-        answer = await runner(ask, served.ask, request.question, request.lang, request.simple)
+        answer = await runner(answer_from, served)
     if settings.log_questions:
         logger.info("question lang=%s answered=%s: %s", answer["lang"], answer["answered"], request.question)
     if not answer["answered"] and settings.log_gaps:

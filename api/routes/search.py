@@ -37,4 +37,6 @@ async def get_search(
         language = check_language(lang)
     except ValueError as exc:
         raise HTTPException(422, f"lang: {exc}") from exc
-    return SearchResponse(**await runner(search, served.search, query, k, language, field, office))
+    result = await runner(served.cached, "search", lambda *a: search(served.search, *a), query, k, language, field,
+                          office)
+    return SearchResponse(**result)

@@ -118,11 +118,12 @@ class MultilingualHybridRetriever:
         dense_languages = [lang for lang in dict.fromkeys([*hybrid_languages, *self.dense_also])
                            if lang in self._dense]
         found: list[tuple[Document, float, float | None]] = []  # (document, RRF score, cosine if known)
-        asked: list[tuple[str, str, float]] = []  # (unit id, language, cosine to one of its search questions)
+        asked: list[tuple[str, str, float, int]] = []  # (unit id, language, cosine, rank) of search questions
         for lang in hybrid_languages:
             if lang in self._questions:
-                for doc in self._questions[lang].run(query_embedding=query_embedding, filters=filters)["documents"]:
-                    asked.append((doc.meta["unit_id"], lang, doc.score or 0.0))
+                hits = self._questions[lang].run(query_embedding=query_embedding, filters=filters)["documents"]
+                for rank, doc in enumerate(hits):
+                    asked.append((doc.meta["unit_id"], lang, doc.score or 0.0, rank))
                     found.append((doc, 0.0, None))
         for lang in hybrid_languages:
             for doc in self._hybrid[lang].run(query_embedding=query_embedding,
@@ -137,7 +138,7 @@ class MultilingualHybridRetriever:
                                          query_sparse_embedding, language)}
 
     @staticmethod
-    def _merge(found: list[tuple[Document, float, float | None]], asked: list[tuple[str, str, float]],
+    def _merge(found: list[tuple[Document, float, float | None]], asked: list[tuple[str, str, float, int]],
                query: np.ndarray, sparse: SparseEmbedding | None, language: str) -> list[Document]:
         units: dict[str, dict[str, Any]] = {}
         for doc, rrf, cosine in found:
@@ -156,8 +157,11 @@ class MultilingualHybridRetriever:
             if doc.sparse_embedding is not None:
                 unit["lexical"][lang] = lexical_coverage(sparse, doc)
         questions: dict[str, dict[str, float]] = {}
-        for unit_id, lang, cosine in asked:
+        votes: dict[str, float] = {}
+        for unit_id, lang, cosine, rank in asked:
             questions.setdefault(unit_id, {})[lang] = max(questions.get(unit_id, {}).get(lang, 0.0), cosine)
+            # Several of a unit's typical questions near the top are stronger evidence than one close match.
+            votes[unit_id] = votes.get(unit_id, 0.0) + 1.0 / (1 + rank)
         merged = []
         for unit_id, unit in units.items():
             dense = {lang: unit["dense"].get(lang, 0.0) for lang in unit["docs"]} or {"de": 0.0}
@@ -167,6 +171,7 @@ class MultilingualHybridRetriever:
             asked_for = questions.get(unit_id, {})
             match = {
                 "question": max(asked_for.values(), default=0.0), "question_query_lang": asked_for.get(language, 0.0),
+                "question_votes": votes.get(unit_id, 0.0),
                 "dense": max(dense.values()), "dense_query_lang": dense.get(language, 0.0),
                 "dense_de": max(dense.get("de", 0.0), dense.get("de-simple", 0.0)),
                 "lexical": max(lexical.values()), "rrf": sum(unit["rrf"].values()),

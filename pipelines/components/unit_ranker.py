@@ -19,9 +19,10 @@ from haystack import Document, component
 
 KINDS = ("measure", "service", "goal", "field", "strategy", "intro", "office")
 RANKING_FEATURES = ("dense", "dense_gap", "dense_query_lang", "dense_de", "lexical", "lexical_gap", "rrf",
-                    "in_hybrid", "question", "question_gap", "question_query_lang",
+                    "in_hybrid", "question", "question_gap", "question_query_lang", "question_votes",
                     *(f"kind_{k}" for k in KINDS), "staff_office", "staff_measure")
-ABSTAIN_FEATURES = ("top_probability", "margin", "top_dense", "top_lexical", "top_question", "oos_margin")
+ABSTAIN_FEATURES = ("top_probability", "margin", "top_dense", "top_lexical", "top_question", "top_votes",
+                    "oos_margin")
 
 # Before calibration: prefer dense similarity, reward lexical matches and Qdrant's fused rank.
 DEFAULT_RANKING = {"dense": 20.0, "dense_gap": 10.0, "lexical": 2.0, "rrf": 15.0, "question_gap": 10.0,
@@ -37,6 +38,7 @@ def candidate_features(match: dict[str, Any], kind: str, intent: str, best_dense
     features = {
         "question": match.get("question", 0.0), "question_gap": match.get("question", 0.0) - best_question,
         "question_query_lang": match.get("question_query_lang", 0.0),
+        "question_votes": match.get("question_votes", 0.0),
         "dense": match["dense"], "dense_gap": match["dense"] - best_dense,
         "dense_query_lang": match.get("dense_query_lang", 0.0), "dense_de": match.get("dense_de", 0.0),
         "lexical": match["lexical"], "lexical_gap": match["lexical"] - best_lexical, "rrf": match["rrf"],
@@ -58,6 +60,7 @@ def abstain_features(ranked: list[Document], oos_similarity: float) -> dict[str,
         "margin": (top.score or 0.0) - ((second.score or 0.0) if second else 0.0),
         "top_dense": top.meta["match"]["dense"], "top_lexical": top.meta["match"]["lexical"],
         "top_question": top.meta["match"].get("question", 0.0),
+        "top_votes": top.meta["match"].get("question_votes", 0.0),
         "oos_margin": oos_similarity - max(top.meta["match"]["dense"], top.meta["match"].get("question", 0.0)),
     }
 
