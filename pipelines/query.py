@@ -36,6 +36,8 @@ from pipelines.store import (
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
 #: Hits per collection for answers and for the staff search (filters and facets are computed over them).
 ASK_CANDIDATES = 10
+#: Dense-only hits per collection that widen the pool beyond the hybrid top 10 (0: none).
+DENSE_CANDIDATES = 30
 SEARCH_CANDIDATES = 25
 
 
@@ -107,7 +109,8 @@ def _retrieval_front(settings: Settings, index: ServedIndex, ranker: UnitRanker,
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
     p.add_component("retriever", MultilingualHybridRetriever(document_stores=index.stores, top_k=top_k,
-                                                             question_stores=index.question_stores))
+                                                             question_stores=index.question_stores,
+                                                             dense_top_k=DENSE_CANDIDATES))
     p.add_component("ranker", ranker)
     p.add_component("tm_lookup", TranslationMemoryLookup(document_store=index.stores["de"],
                                                          plain_german=plain_german))
