@@ -131,7 +131,7 @@ class ServingState:
         ask_pipeline.warm_up()
         search_pipeline.warm_up()
         logger.info("serving build %s (%d points, languages %s)", info.build, info.points, ",".join(info.languages))
-        return Served(info, index, ask_pipeline, search_pipeline)
+        return Served(info, index, ask_pipeline, search_pipeline, AnswerCache(self.settings.answer_cache_size))
 
     def current(self) -> Served:
         """The pipelines of the served build.

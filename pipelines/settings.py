@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     # Seconds one pipeline run may take before the request gets a 503.
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
-    # How many candidate points the hybrid retriever fetches before grouping by unit.
-    retrieval_top_k: int = Field(default=8, ge=1, le=50)
+    # Answers and search results remembered per index build (0 turns the in-memory cache off).
+    answer_cache_size: int = Field(default=1024, ge=0, le=100_000)
     # Abstention decision: below this calibrated confidence the answer is "not covered".
     abstain_threshold: float | None = None
 
