@@ -300,7 +300,8 @@ def run_bench(settings: Settings, requests: int = 2000, concurrency: int = 16,
                               "cpus": os.cpu_count(), "targets": {}}
     with running_server(settings) as server, RssSampler(server.process.pid) as sampler:
         report["server"] = {"build": server.ready.get("build"), "points": server.ready.get("points"),
-                            "rss_ready_mb": round(sampler.rss() / 1e6, 1)}
+                            "rss_ready_mb": round(sampler.rss() / 1e6, 1),
+                            "answer_cache_size": settings.answer_cache_size}
         for target in targets:
             sampler.reset_peak()
             calls = workload(target, requests)
