@@ -6,6 +6,7 @@ storage or cache) per test.
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import threading
@@ -52,11 +53,22 @@ def _status(url: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server(ingested_settings: Settings) -> Iterator[str]:
+def portal_socket() -> Iterator[socket.socket]:
+    """The socket of a stand-in "Neu in Jena" portal on another loopback origin (see ``portal``). It is bound
+    before the app starts so that the app's CORS allow-list can name the portal's origin, as an operator would."""
+    sock = _free_socket()
+    yield sock
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(ingested_settings: Settings, portal_socket: socket.socket) -> Iterator[str]:
     """The base URL of the real app served by uvicorn on 127.0.0.1 (a free port), once the index is ready."""
     sock = _free_socket()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(ingested_settings), host="127.0.0.1", port=port, log_level="warning",
+    portal_origin = f"http://127.0.0.1:{portal_socket.getsockname()[1]}"
+    settings = ingested_settings.model_copy(update={"cors_origins": [*ingested_settings.cors_origins, portal_origin]})
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="browser-test-server",
@@ -76,6 +88,46 @@ def live_server(ingested_settings: Settings) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+PORTAL_CSP = ("default-src 'none'; script-src {api}; connect-src {api}; style-src 'self'; img-src 'self'; "
+              "base-uri 'none'; object-src 'none'; form-action 'none'; frame-ancestors 'none'")
+PORTAL_PAGE = """<!doctype html>
+<html lang="de"><head><meta charset="utf-8"><title>Neu in Jena</title>
+<script type="module" src="{api}/widget/wegweiser-chat.js"></script></head>
+<body><main><h1>Neu in Jena</h1><p>Willkommen in Jena.</p>
+<wegweiser-chat api-url="{api}"></wegweiser-chat></main></body></html>
+"""
+
+
+@pytest.fixture(scope="session")
+def portal(portal_socket: socket.socket, live_server: str) -> Iterator[str]:
+    """The URL of a portal page on its own loopback origin with a strict Content-Security-Policy of its own that
+    allows scripts and connections to the Wegweiser server only, embedding the widget as an editor would."""
+    page = PORTAL_PAGE.format(api=live_server).encode()
+    policy = PORTAL_CSP.format(api=live_server)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            self.send_response(200 if self.path == "/" else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Security-Policy", policy)
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(portal_socket.getsockname(), Handler, bind_and_activate=False)
+    server.socket.close()
+    server.socket = portal_socket
+    portal_socket.listen()
+    thread = threading.Thread(target=server.serve_forever, name="portal-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{portal_socket.getsockname()[1]}/"
+    server.shutdown()
+    thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -357,6 +357,33 @@ def test_no_cookies_no_storage_no_third_party_requests(context, live_server, cha
     assert any(url.endswith("/api/ask") for url in urls)
 
 
+def test_the_widget_works_on_a_portal_page_with_its_own_strict_csp(context, portal, chat_on):
+    page = context.new_page()
+    page.add_init_script("""
+        window.__violations = [];
+        document.addEventListener('securitypolicyviolation',
+            e => window.__violations.push(e.effectiveDirective + ' ' + e.blockedURI));
+    """)
+    chat = chat_on(page).open(portal)
+    answer = chat.ask(UKRAINIAN_QUESTION)
+    assert CYRILLIC.search(answer.inner_text())
+    citation = answer.locator("[part~=citation]").first
+    citation.locator("summary").click()
+    expect(citation.locator("blockquote").first).to_be_visible()
+    assert GERMAN.search(citation.inner_text()), "the citation does not expand to its German source text"
+    assert page.evaluate("window.__violations") == [], "the widget needs more than the portal's policy allows"
+
+    # The portal's policy is really enforced: an inline script on that page is blocked and reported.
+    page.evaluate("""() => {
+        const script = document.createElement('script');
+        script.textContent = 'window.__inline = 1';
+        document.body.append(script);
+    }""")
+    page.wait_for_function("window.__violations.length > 0")
+    assert page.evaluate("window.__inline") is None
+    assert page.evaluate("window.__violations")[0].startswith("script-src")
+
+
 @pytest.mark.parametrize("lang", ["de", "uk", "ar"])
 def test_screenshot_of_an_answer(chat, catalogs, artifacts, lang):
     chat.open()
