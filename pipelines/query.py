@@ -31,6 +31,8 @@ from pipelines.store import (
     index_info,
     open_document_store,
     question_collection,
+    scroll_records,
+    store_client,
 )
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "calibration.json"
@@ -99,13 +101,20 @@ def attach_stores(pipeline: Pipeline, settings: Settings) -> Pipeline:
     return pipeline
 
 
+def office_names(index: ServedIndex) -> dict[str, list[str]]:
+    """Name and aliases of every office of the build, by office id (from its records, not from corpus/)."""
+    records = scroll_records(store_client(index.stores["de"]), index.build, "office")
+    return {r["unit_id"]: [r["title"], *((r.get("office") or {}).get("aliases") or [])] for r in records}
+
+
 def _retrieval_front(settings: Settings, index: ServedIndex, ranker: UnitRanker, top_k: int,
                      plain_german: bool) -> Pipeline:
     """What ask and search share: detect the language, embed densely and lexically, retrieve, rank, and look
     up each unit's record and text in the question's language."""
     p = Pipeline()
     p.add_component("language_detector", QueryLanguageDetector())
-    p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(index.stores)))
+    p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(index.stores),
+                                                    offices=office_names(index)))
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
     p.add_component("retriever", MultilingualHybridRetriever(document_stores=index.stores, top_k=top_k,
@@ -119,6 +128,7 @@ def _retrieval_front(settings: Settings, index: ServedIndex, ranker: UnitRanker,
     p.connect("query_analyzer.search_language", "sparse_embedder.language")
     p.connect("query_analyzer.search_language", "retriever.language")
     p.connect("query_analyzer.intent", "ranker.intent")
+    p.connect("query_analyzer.named_offices", "ranker.named_offices")
     p.connect("text_embedder.vector", "retriever.query_vector")
     p.connect("sparse_embedder.sparse_embedding", "retriever.query_sparse_embedding")
     p.connect("retriever.documents", "ranker.documents")

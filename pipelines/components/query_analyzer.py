@@ -37,6 +37,21 @@ _INJECTION = [re.compile(p, re.IGNORECASE) for p in (
 )]
 
 
+# Names that occur in the concept's "Verantwortung" lines but name no particular body a question could be about.
+GENERIC_OFFICE_NAMES = frozenset({"alle", "stadt jena"})
+# A question naming an office and asking about its measures or tasks is a staff lookup ("Maßnahmen FD Personal").
+_ABOUT_MEASURES = re.compile(r"\bmaßnahmen?\b|\baufgaben?\b|\bmeasures?\b|\btasks?\b", re.IGNORECASE)
+
+
+def office_patterns(offices: dict[str, list[str]]) -> list[tuple[re.Pattern[str], str]]:
+    """One whole-word, case-insensitive pattern per office name or alias, longest first."""
+    names = sorted(((name, office_id) for office_id, names in offices.items() for name in names
+                    if name.strip() and name.strip().casefold() not in GENERIC_OFFICE_NAMES),
+                   key=lambda item: -len(item[0]))
+    return [(re.compile(rf"(?<!\w){re.escape(name.strip())}(?!\w)", re.IGNORECASE), office_id)
+            for name, office_id in names]
+
+
 @component
 class QueryAnalyzer:
     """Finds the intent of a question and the languages retrieval should search.
@@ -45,37 +60,56 @@ class QueryAnalyzer:
     * ``injection``: attempts to override the assistant's instructions — never answered from the corpus.
     * ``resident``: everything else.
 
-    The ``search_language`` is the question's language if the index has a collection for it, else German.
+    The ``search_language`` is the question's language if the index has a collection for it, else German;
+    ``named_offices`` are the offices the question names (by name or alias, as in ``offices.yaml``).
 
     Usage:
     ```python
-    QueryAnalyzer().run(text="Wer ist zuständig für Sprachmittlung?", language="de")
-    # {"intent": "staff", "search_language": "de"}
+    QueryAnalyzer(offices={"office/fd-soziales": ["Fachdienst Soziales", "FD Soziales"]}).run(
+        text="Welche Maßnahmen hat der FD Soziales?", language="de")
+    # {"intent": "staff", "search_language": "de", "named_offices": ["office/fd-soziales"]}
     ```
     """
 
-    def __init__(self, indexed_languages: list[str] | None = None) -> None:
+    def __init__(self, indexed_languages: list[str] | None = None,
+                 offices: dict[str, list[str]] | None = None) -> None:
         """
         :param indexed_languages: languages present in the index; others search German only.
+        :param offices: names and aliases by office id (the served build's office records).
         """
         self.indexed_languages = list(indexed_languages) if indexed_languages is not None else None
+        self.offices = {office_id: list(names) for office_id, names in (offices or {}).items()}
+        self._office_patterns = office_patterns(self.offices)
 
     @staticmethod
-    def classify(text: str) -> str:
+    def classify(text: str, named_offices: list[str] | None = None) -> str:
         """``injection``, ``staff`` or ``resident``."""
         if any(p.search(text) for p in _INJECTION):
             return "injection"
-        if any(p.search(text) for p in _STAFF):
+        if any(p.search(text) for p in _STAFF) or (named_offices and _ABOUT_MEASURES.search(text)):
             return "staff"
         return "resident"
 
-    @component.output_types(intent=str, search_language=str)
+    def named_offices(self, text: str) -> list[str]:
+        """The offices named in the text, in order of first mention; a longer name wins over a name it contains."""
+        found: dict[str, int] = {}
+        taken: list[tuple[int, int]] = []
+        for pattern, office_id in self._office_patterns:
+            for match in pattern.finditer(text):
+                if any(start < match.end() and match.start() < end for start, end in taken):
+                    continue
+                taken.append(match.span())
+                found[office_id] = min(found.get(office_id, match.start()), match.start())
+        return sorted(found, key=found.__getitem__)
+
+    @component.output_types(intent=str, search_language=str, named_offices=list[str])
     def run(self, text: str, language: str) -> dict[str, Any]:
         """
         :param text: the question.
         :param language: the detected (or requested) language.
-        :returns: ``intent`` and the ``search_language`` (collection and stemmer to use).
+        :returns: ``intent``, the ``search_language`` (collection and stemmer to use) and ``named_offices``.
         """
         indexed = self.indexed_languages
         search_language = language if indexed is None or language in indexed else "de"
-        return {"intent": self.classify(text), "search_language": search_language}
+        named = self.named_offices(text)
+        return {"intent": self.classify(text, named), "search_language": search_language, "named_offices": named}

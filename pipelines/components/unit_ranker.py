@@ -132,18 +132,25 @@ class UnitRanker:
     @component.output_types(documents=list[Document], confidence=float, answerable=bool,
                             features=dict[str, float])
     def run(self, documents: list[Document], intent: str = "resident", oos_similarity: float = 0.0,
-            top_k: int | None = None) -> dict[str, Any]:
+            top_k: int | None = None, named_offices: list[str] | None = None) -> dict[str, Any]:
         """
         :param documents: candidates from the retriever (with ``meta["match"]``).
         :param intent: ``resident``, ``staff`` or ``injection`` (never answerable).
         :param oos_similarity: the question's similarity to the nearest out-of-scope topic.
         :param top_k: overrides the number of units returned.
+        :param named_offices: offices the question names. A staff question about a named office is always
+            answerable: the office's own unit lists everything it is responsible for.
         :returns: ranked ``documents``, the answerability ``confidence``, the decision ``answerable`` and the
             decision ``features``.
         """
         ranked = self.rank(documents, intent)
         features = abstain_features(ranked, oos_similarity)
         confidence = 0.0 if intent == "injection" else logistic(self.abstain_weights, self.abstain_bias, features)
+        if intent == "staff" and named_offices:
+            confidence = max(confidence, self.threshold)
+            # Offices first: the named office's own unit is the answer to "what does this office do?".
+            named = [d for d in ranked if d.meta.get("unit_id") in named_offices]
+            ranked = named + [d for d in ranked if d.meta.get("unit_id") not in named_offices]
         return {"documents": ranked[: top_k or self.top_k], "confidence": confidence,
                 "answerable": intent != "injection" and bool(ranked) and confidence >= self.threshold,
                 "features": features}

@@ -89,6 +89,20 @@ def test_staff_question_names_the_responsible_office_first(served) -> None:
     assert answer["answer"].startswith("Zuständig ist: Büro für Migration und Integration")
 
 
+@pytest.mark.parametrize(("question", "office"), [
+    ("Welche Maßnahmen hat der FD Gesundheit?", "office/fd-gesundheit"),
+    ("Maßnahmen Fachdienst Jugend und Bildung", "office/fd-jugend-bildung"),
+    ("Welche Aufgaben hat die Volkshochschule Jena?", "office/vhs"),
+])
+def test_a_staff_question_about_a_named_office_answers_with_that_office(served, question, office) -> None:
+    answer = ask(served.ask, question)
+    assert answer["answered"], answer["answer"]
+    assert answer["intent"] == "staff"
+    assert answer["citations"][0]["id"] == office
+    record = served.records([office])[office]
+    assert set(record["office"]["measures"]) & {c["id"] for c in answer["citations"]}
+
+
 def test_office_question_lists_what_the_office_is_responsible_for(served) -> None:
     answer = ask(served.ask, "Welche Maßnahmen hat JenaKultur?")
     cited = [c["id"] for c in answer["citations"]]
