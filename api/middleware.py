@@ -61,8 +61,9 @@ class RequestLimitsMiddleware:
         if declared and declared.isdigit() and int(declared) > self.max_body_bytes:
             await _send_json(send, 413, f"The request body is larger than {self.max_body_bytes} bytes.")
             return
-        if scope["path"].startswith("/api/") and self._is_routed(scope) and \
-                headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        if scope["path"].startswith("/api/") and \
+                headers.get("content-type", "").split(";")[0].strip().lower() != "application/json" and \
+                self._is_routed(scope):
             await _send_json(send, 415, "Send the request as JSON (Content-Type: application/json).")
             return
         received = 0

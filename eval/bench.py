@@ -36,9 +36,9 @@ import httpx
 import psutil
 
 from eval.questions import load_questions
+from eval.report import RESULTS_DIR as RESULTS_DIR  # re-exported for the benchmark scripts
 from pipelines.settings import Settings
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 TARGETS = ("search", "ask")
 #: The settings' upper bound for the per-client rate limit: far above anything one benchmark client sends.
 UNLIMITED_RATE = "100000"
@@ -179,16 +179,15 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 
 
 @contextmanager
-def running_server(settings: Settings, port: int | None = None) -> Iterator[Server]:
+def running_server(settings: Settings) -> Iterator[Server]:
     """Start ``uvicorn api.main:create_app`` on 127.0.0.1 with the current environment; stop it afterwards.
 
     :raises BenchError: when the store is locked, the server exits or never becomes ready.
     """
     check_store_free(settings)
-    port = port or free_port()
-    # Haystack's usage telemetry would try to reach the internet from the server: off for the run.
-    env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE,
-           "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    port = free_port()
+    # Telemetry is already off in this environment (pipelines.offline), so the server inherits that.
+    env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE}
     log = Path(tempfile.mkstemp(prefix="wegweiser-bench-", suffix=".log")[1])
     command = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log"]
@@ -338,3 +337,33 @@ def report_table(report: dict[str, Any]) -> Any:
         table.add_row(target, f"{row['requests_per_s']:.1f}", ms(lat["median"]), ms(lat["p95"]),
                       ms(lat["p99"]), ms(lat["max"]), errors, f"{row['peak_rss_mb']:.0f}")
     return table
+
+
+def run_cli(label: str, run: Callable[[Progress], dict[str, Any]], table: Callable[[dict[str, Any]], Any],
+            output: Path, console: Any, total: int | None = None) -> int:
+    """Run a benchmark under a progress bar, print its table and write its report (the ``main`` of
+    ``eval.soak`` and ``eval.bench_pipeline``).
+
+    :param total: the number of steps if known before the run; its clock then starts with the first step.
+    :returns: the exit code: 0, or 3 when the benchmark cannot run (store locked, no index, …).
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress as Bar
+
+    try:
+        with Bar(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                 console=console) as bar:
+            task = bar.add_task(label, total=total, start=total is None)
+
+            def progress(done: int, steps: int) -> None:
+                bar.start_task(task)
+                bar.update(task, completed=done, total=steps)
+
+            report = run(progress)
+    except BenchError as exc:
+        Console(stderr=True).print(f"[bold red]Error:[/] {exc}")
+        return 3
+    console.print(table(report))
+    console.print(f"Wrote {write_report(report, output)}")
+    return 0

@@ -27,10 +27,9 @@ from typing import Any
 
 import psutil
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from eval.bench import RESULTS_DIR, BenchError, check_store_free, latency_summary, write_report
+from eval.bench import RESULTS_DIR, BenchError, check_store_free, latency_summary, run_cli
 from eval.questions import Question, load_questions
 from pipelines.settings import SUPPORTED_LANGUAGES, Settings, get_settings
 
@@ -60,7 +59,7 @@ def measure_cold_start(timeout_s: float = 600.0) -> dict[str, Any]:
 
     :raises BenchError: when the child fails.
     """
-    env = {**os.environ, "HAYSTACK_TELEMETRY_ENABLED": "False"}
+    env = dict(os.environ)  # telemetry is already off here (pipelines.offline); the child inherits that
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _COLD_START.format(question=COLD_QUESTION)], env=env,
                           capture_output=True, text=True, timeout=timeout_s)
@@ -89,9 +88,12 @@ def measure_warm(settings: Settings, questions: list[Question], rounds: int,
     groups = {"ask_de": [q for q in questions if q.lang == "de"],
               "ask_memory_languages": [q for q in questions if q.lang in MEMORY_LANGUAGES],
               "search": questions}
+    def run_ask(q: Question) -> object:
+        return ask(served.ask, q.question, q.lang, q.simple)
+
     runs: dict[str, Callable[[Question], object]] = {
-        "ask_de": lambda q: ask(served.ask, q.question, q.lang, q.simple),
-        "ask_memory_languages": lambda q: ask(served.ask, q.question, q.lang, q.simple),
+        "ask_de": run_ask,
+        "ask_memory_languages": run_ask,
         "search": lambda q: search(served.search, q.question, 10, q.lang),
     }
     warmup = {group: subset[:WARMUP_QUESTIONS] for group, subset in groups.items()}
@@ -166,20 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console()
     console.print("Cold start in a fresh process first, then warm rounds in this one …")
-    settings = get_settings()
-    try:
-        check_store_free(settings)
-        with Progress(TextColumn("[bold]Pipelines"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as bar:
-            task = bar.add_task("runs", total=None)
-            report = run_pipeline_bench(settings, args.rounds, args.limit,
-                                        lambda done, total: bar.update(task, completed=done, total=total))
-    except BenchError as exc:
-        Console(stderr=True).print(f"[bold red]Error:[/] {exc}")
-        return 3
-    console.print(bench_table(report))
-    console.print(f"Wrote {write_report(report, args.output)}")
-    return 0
+    return run_cli("Pipelines", lambda progress: run_pipeline_bench(get_settings(), args.rounds, args.limit,
+                                                                  progress),
+                   bench_table, args.output, console)
 
 
 if __name__ == "__main__":

@@ -18,22 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from eval.bench import (
     RESULTS_DIR,
-    BenchError,
     Outcome,
     Progress,
     RssSampler,
-    check_store_free,
     fire,
     latency_summary,
     mixed_workload,
+    run_cli,
     running_server,
-    write_report,
 )
 from pipelines.settings import Settings, get_settings
 
@@ -122,24 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     console.print(f"Soak: {args.requests} mixed requests with concurrency {args.concurrency} against a "
                   "server on 127.0.0.1 (it warms up first) …")
-    columns = (TextColumn("[bold]Soak"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    settings = get_settings()
-    try:
-        check_store_free(settings)
-        with RichProgress(*columns, console=console) as bar:
-            task = bar.add_task("soak", total=args.requests, start=False)
-
-            def progress(done: int, total: int) -> None:
-                bar.start_task(task)
-                bar.update(task, completed=done)
-
-            report = run_soak(settings, args.requests, args.concurrency, progress=progress)
-    except BenchError as exc:
-        Console(stderr=True).print(f"[bold red]Error:[/] {exc}")
-        return 3
-    console.print(soak_table(report))
-    console.print(f"Wrote {write_report(report, args.output)}")
-    return 0
+    return run_cli("Soak", lambda progress: run_soak(get_settings(), args.requests, args.concurrency,
+                                                     progress=progress),
+                   soak_table, args.output, console, total=args.requests)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,13 @@ class ServedIndex:
         """Languages with a unit collection."""
         return list(self.stores)
 
+    @cached_property
+    def office_names(self) -> dict[str, list[str]]:
+        """Name and aliases of every office of the build, by office id (from its records, not from corpus/).
+        Read once per build: the ask and the search pipeline both need them."""
+        records = scroll_records(store_client(self.stores["de"]), self.build, "office")
+        return {r["unit_id"]: [r["title"], *((r.get("office") or {}).get("aliases") or [])] for r in records}
+
 
 def open_served_index(settings: Settings, info: IndexInfo | None = None) -> ServedIndex:
     """The stores of the served build (or of ``info``'s build).
@@ -101,12 +109,6 @@ def attach_stores(pipeline: Pipeline, settings: Settings) -> Pipeline:
     return pipeline
 
 
-def office_names(index: ServedIndex) -> dict[str, list[str]]:
-    """Name and aliases of every office of the build, by office id (from its records, not from corpus/)."""
-    records = scroll_records(store_client(index.stores["de"]), index.build, "office")
-    return {r["unit_id"]: [r["title"], *((r.get("office") or {}).get("aliases") or [])] for r in records}
-
-
 def _retrieval_front(settings: Settings, index: ServedIndex, ranker: UnitRanker, top_k: int,
                      plain_german: bool) -> Pipeline:
     """What ask and search share: detect the language, embed densely and lexically, retrieve, rank, and look
@@ -114,7 +116,7 @@ def _retrieval_front(settings: Settings, index: ServedIndex, ranker: UnitRanker,
     p = Pipeline()
     p.add_component("language_detector", QueryLanguageDetector())
     p.add_component("query_analyzer", QueryAnalyzer(indexed_languages=list(index.stores),
-                                                    offices=office_names(index)))
+                                                    offices=index.office_names))
     p.add_component("text_embedder", make_text_embedder(settings))
     p.add_component("sparse_embedder", LexicalTextSparseEmbedder())
     p.add_component("retriever", MultilingualHybridRetriever(document_stores=index.stores, top_k=top_k,

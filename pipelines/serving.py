@@ -45,18 +45,14 @@ class AnswerCache:
         self.size = size
         self._items: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: tuple[Any, ...]) -> Any | None:
         """The cached value, or None."""
         with self._lock:
             value = self._items.get(key)
             if value is None:
-                self.misses += 1
                 return None
             self._items.move_to_end(key)
-            self.hits += 1
             return copy.deepcopy(value)
 
     def put(self, key: tuple[Any, ...], value: Any) -> None:

@@ -171,6 +171,8 @@ def eval_command(
 
     if split not in ("test", "dev"):
         _fail("--split must be test or dev")
+    if set_baseline and split != "test":
+        _fail("the baseline is recorded from the test split")
     settings = get_settings()
     try:
         if calibrate:
@@ -189,8 +191,6 @@ def eval_command(
     report = summarize(run)
     paths = write_report(report, output or RESULTS_DIR, load_calibration().get("threshold"))
     if set_baseline:
-        if split != "test":
-            _fail("the baseline is recorded from the test split")
         baseline = {"hit@5": report["overall"]["systems"]["full"]["hit@5"],
                     "abstention_accuracy": report["overall"]["abstention_accuracy"], "build": report["build"],
                     "questions": report["overall"]["questions"]}
@@ -213,7 +213,6 @@ def bench(
         RESULTS_DIR,
         TARGETS,
         BenchError,
-        check_store_free,
         report_table,
         run_bench,
         write_report,
@@ -223,10 +222,6 @@ def bench(
         _fail("--target must be search, ask or both")
     targets = list(TARGETS) if target == "both" else [target]
     settings = get_settings()
-    try:
-        check_store_free(settings)
-    except BenchError as exc:
-        _fail(str(exc), 3)
     err.print("Starting a server on 127.0.0.1 for the run (it warms up first) …")
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as bar:
@@ -311,8 +306,8 @@ def ask(
     settings = get_settings()
     served = _open_pipelines(settings)
     if served is not None:
-        answer = {**run_ask(served.ask, request.question, request.lang, request.simple),
-                  "dir": direction(request.lang or "de")}
+        answer = run_ask(served.ask, request.question, request.lang, request.simple)
+        answer["dir"] = direction(answer["lang"])  # as the API does: the answer's language, not the request's
     else:
         answer = _http("POST", "/api/ask", json=request.model_dump())
     answer.pop("intent", None)

@@ -591,10 +591,10 @@ export class WegweiserChatElement extends HTMLElement {
     return this.#languages.some((l) => l.code === code);
   }
 
-  async #applyLanguage(preferred = null) {
+  async #applyLanguage() {
     const ticket = ++this.#languageLoad;
     await this.#loadLanguages();
-    const wanted = preferred || this.#explicitLang() || this.#autoLang || this.#inheritedLang();
+    const wanted = this.#explicitLang() || this.#autoLang || this.#inheritedLang();
     const code = this.#hasCatalog(wanted) ? wanted : DEFAULT_LANG;
     const { lang, messages } = await this.#loadCatalog(code);
     if (ticket !== this.#languageLoad) return;
@@ -748,7 +748,7 @@ export class WegweiserChatElement extends HTMLElement {
     const lang = primaryLanguage(data?.lang);
     if (this.#explicitLang() || !lang || lang === this.#uiLang || !this.#hasCatalog(lang)) return;
     this.#autoLang = lang;
-    this.#ready = this.#applyLanguage(lang);
+    this.#ready = this.#applyLanguage();
     await this.#ready;
   }
 

@@ -135,7 +135,7 @@ function renderContact(contact) {
     for (const item of (contact && contact[kind]) || []) {
       if (!item || typeof item.value !== "string") continue;
       const href = contactHref(kind, item.value);
-      const source = safeWebUrl(item.source || "");
+      const source = item.source ? safeWebUrl(item.source) : null;
       const dated = `Stand: ${item.as_of || "unbekannt"}${item.dated ? ", möglicherweise veraltet" : ""}`;
       list.append(h("dt", { text: CONTACT_LABELS[kind] }), h("dd", {},
         href ? h("a", { href, text: item.value }) : h("span", { text: item.value }), " ",
@@ -213,16 +213,17 @@ function clearFacets() {
 
 function renderHit(hit) {
   const source = sourceHref(hit.url);
+  const headingId = `hit-${hit.id.replace(/[^a-z0-9]/gi, "-")}`;
   const officeList = (hit.offices || []).length
     ? h("ul", { class: "hit-offices", "aria-label": "Zuständig" },
       hit.offices.map((office) => h("li", {}, officeLink(office))))
     : h("p", { class: "hint", text: "Keine zuständige Stelle genannt." });
   return h("li", { class: "hit" },
-    h("article", { "aria-labelledby": `hit-${hit.id.replace(/[^a-z0-9]/gi, "-")}` },
+    h("article", { "aria-labelledby": headingId },
       h("div", { class: "hit-responsible" }, h("span", { class: "hit-responsible-label", text: "Zuständig:" }), officeList),
       h("p", { class: "hit-section" },
         h("span", { class: "kind", text: KIND_LABELS[hit.kind] || hit.kind }), " ", hit.section),
-      h("h2", { class: "hit-title", id: `hit-${hit.id.replace(/[^a-z0-9]/gi, "-")}`, text: hit.title }),
+      h("h2", { class: "hit-title", id: headingId, text: hit.title }),
       h("p", { class: "hit-text", text: hit.text }),
       h("p", { class: "hit-meta" },
         hit.termin ? h("span", { class: "termin", text: `Termin: ${hit.termin}` }) : null,
