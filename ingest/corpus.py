@@ -23,10 +23,13 @@ CONCEPT_FILE = "integrationskonzept.md"
 STRATEGY_FILE = "sozialstrategie.md"
 OFFICES_FILE = "offices.yaml"
 SERVICES_DIR = "services"
+PROCEDURES_DIR = "procedures"
 SERVICE_SOURCE = "Wegweiser Jena: Angaben zu verlinkten Diensten (öffentliche Quellen, je Angabe verlinkt)"
+PROCEDURE_SOURCE = "Wegweiser Jena: Angaben zu Verfahren für Neuzugezogene (öffentliche Quellen, je Angabe verlinkt)"
 OFFICE_SOURCE = "Integrationskonzept der Stadt Jena (Fortschreibung 2024), Verantwortlichkeiten"
 CONTACT_KINDS = ("phone", "email", "address", "website", "hours")
 _URL = re.compile(r"^https?://\S+$")
+_LENIENT = True
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -186,7 +189,8 @@ def load_offices(path: Path) -> OfficeDirectory:
 
 @dataclass(frozen=True)
 class Service:
-    """A linked service (``corpus/services/<slug>.yaml``)."""
+    """A linked service (``corpus/services/<slug>.yaml``) or a procedure (``corpus/procedures/<slug>.yaml``):
+    facts in our own words, each with its source, the contact a resident uses, and where sources disagree."""
 
     id: str
     name: str
@@ -196,20 +200,26 @@ class Service:
     contact: dict[str, list[dict[str, Any]]]
     not_in_sources: tuple[str, ...]
     path: Path
+    kind: str = "service"
+    responsible: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+    conflicts: tuple[dict[str, Any], ...] = ()
 
     @property
     def sources(self) -> list[str]:
         """Every source URL this entry cites, in order of first use."""
         urls: list[str] = []
-        for item in (*self.facts, *(c for items in self.contact.values() for c in items)):
+        versions = (v for c in self.conflicts for v in c["versions"])
+        for item in (*self.facts, *(c for items in self.contact.values() for c in items), *versions):
             if item["source"] not in urls:
                 urls.append(item["source"])
         return urls
 
     @property
     def text(self) -> str:
-        """The German text of record: the name and every fact, in the order of the file."""
-        return "\n".join([f"{self.name}."] + [f["text"].strip() for f in self.facts])
+        """The German text of record: the name, every fact and every conflict, in the order of the file."""
+        return "\n".join([f"{self.name}."] + [f["text"].strip() for f in self.facts]
+                         + [c["text"].strip() for c in self.conflicts])
 
 
 def _check_sourced(item: Any, path: Path, what: str) -> dict[str, Any]:
@@ -229,8 +239,31 @@ def _check_sourced(item: Any, path: Path, what: str) -> dict[str, Any]:
     return clean
 
 
-def load_service(path: Path) -> Service:
-    """Read one service file.
+def _check_conflicts(data: dict[str, Any], path: Path) -> tuple[dict[str, Any], ...]:
+    """Where public sources disagree: a text that says every version, and each version with its source."""
+    conflicts = []
+    for entry in data.get("conflicts") or []:
+        line = _line(entry)
+        if not isinstance(entry, dict) or not str(entry.get("text") or "").strip():
+            raise CorpusError(path, line, "a conflict needs 'text:' that states every version")
+        versions = entry.get("versions")
+        if not isinstance(versions, list) or len(versions) < 2:
+            raise CorpusError(path, line, "a conflict needs at least two 'versions:' (claim, source, as_of)")
+        checked = [_check_sourced(v, path, "conflict version") for v in versions]
+        conflicts.append({"topic": str(entry.get("topic") or ""), "text": str(entry["text"]).strip(),
+                          "versions": checked})
+    return tuple(conflicts)
+
+
+def _id_list(data: dict[str, Any], key: str, path: Path) -> tuple[str, ...]:
+    values = data.get(key) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) and is_unit_id(v) for v in values):
+        raise CorpusError(path, _line(data), f"'{key}:' must be a list of unit ids, found {values!r}")
+    return tuple(values)
+
+
+def load_service(path: Path, prefix: str = "svc") -> Service:
+    """Read one service file (``prefix="proc"``: one procedure file).
 
     :raises CorpusError: on a missing id/name/category, an id that does not match the file name, or a fact or
         contact item without ``source`` and ``as_of``.
@@ -239,8 +272,9 @@ def load_service(path: Path) -> Service:
     if not isinstance(data, dict):
         raise CorpusError(path, 1, "a service file must be a mapping")
     service_id = data.get("id")
-    if service_id != f"svc/{path.stem}":
-        raise CorpusError(path, _line(data), f"id must be 'svc/{path.stem}' (the file name), found {service_id!r}")
+    if service_id != f"{prefix}/{path.stem}":
+        raise CorpusError(path, _line(data), f"id must be '{prefix}/{path.stem}' (the file name), "
+                                             f"found {service_id!r}")
     for key in ("name", "category"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             raise CorpusError(path, _line(data), f"missing '{key}:'")
@@ -271,23 +305,36 @@ def load_service(path: Path) -> Service:
             contact[kind].append(clean)
     return Service(service_id, data["name"].strip(), str(data.get("short_name") or data["name"]).strip(),
                    data["category"].strip(), tuple(checked), contact,
-                   tuple(str(x) for x in data.get("not_in_sources") or ()), path)
+                   tuple(str(x) for x in data.get("not_in_sources") or ()), path,
+                   kind="procedure" if prefix == "proc" else "service",
+                   responsible=_id_list(data, "responsible", path), links=_id_list(data, "links", path),
+                   conflicts=_check_conflicts(data, path))
 
 
-def load_services(directory: Path) -> dict[str, Service]:
-    """Read every ``services/*.yaml``, in file-name order."""
-    return {s.id: s for s in (load_service(p) for p in sorted(directory.glob("*.yaml")))}
+def load_services(directory: Path, prefix: str = "svc") -> dict[str, Service]:
+    """Read every ``services/*.yaml`` (or, with ``prefix="proc"``, ``procedures/*.yaml``), in file-name order."""
+    if not directory.is_dir():
+        return {}
+    return {s.id: s for s in (load_service(p, prefix) for p in sorted(directory.glob("*.yaml")))}
 
 
 def service_unit(service: Service) -> Unit:
-    """The retrievable unit of a service."""
+    """The retrievable unit of a service or a procedure."""
+    procedure = service.kind == "procedure"
     return Unit(
-        id=service.id, kind="service", title=service.name, section=f"Dienste › {service.name}",
-        text=service.text, source=SERVICE_SOURCE, as_of=_latest(service), url=f"/sources/services#"
-        f"{anchor_for(service.id)}", context=f"{service.name} ({service.category})",
-        source_file=f"{SERVICES_DIR}/{service.path.name}", line=1,
+        id=service.id, kind="procedure" if procedure else "service", title=service.name,
+        section=f"{'Verfahren' if procedure else 'Dienste'} › {service.name}",
+        text=service.text, source=PROCEDURE_SOURCE if procedure else SERVICE_SOURCE, as_of=_latest(service),
+        url=f"/sources/{'procedures' if procedure else 'services'}#{anchor_for(service.id)}",
+        context=f"{service.name} ({service.category})",
+        source_file=f"{PROCEDURES_DIR if procedure else SERVICES_DIR}/{service.path.name}", line=1,
         extra={"category": service.category, "contact": service.contact, "sources": service.sources,
-               "short_name": service.short_name, "not_in_sources": list(service.not_in_sources)},
+               "short_name": service.short_name, "not_in_sources": list(service.not_in_sources),
+               "responsible": list(service.responsible), "links": list(service.links),
+               "conflicts": list(service.conflicts),
+               # What the sources say currently: a detail known only from an outdated fact is not "given".
+               "fact_fields": list(dict.fromkeys(f["field"] for f in service.facts if not f.get("dated"))),
+               "dated_facts": [f["field"] for f in service.facts if f.get("dated")]},
     )
 
 
@@ -354,6 +401,7 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     """
     offices = load_offices(corpus_dir / OFFICES_FILE)
     services = load_services(corpus_dir / SERVICES_DIR)
+    services.update(load_services(corpus_dir / PROCEDURES_DIR, prefix="proc"))
     for office in offices.offices.values():
         if office.service and office.service not in services:
             raise CorpusError(corpus_dir / OFFICES_FILE, office.line,
@@ -367,7 +415,56 @@ def load_corpus(corpus_dir: Path) -> Corpus:
     for office in offices.offices.values():
         responsible = [u for u in units if office.id in u.offices]
         units.append(office_unit(office, services, responsible))
+    _link_layers(units, services, corpus_dir)
     return Corpus(units, offices, services, corpus_digest(corpus_dir), parsed.formats)
+
+
+def _fold(text: str) -> str:
+    return text.casefold().replace("ß", "ss").replace("-", " ")
+
+
+def _named_in(text: str, service: Service) -> int | None:
+    """Where a practice example text ("Praxis-Beispiele: Kommunale Antidiskriminierungsstelle, Sprintpool")
+    names a service — by its short name or the words of its id — or None."""
+    folded = _fold(text)
+    positions = []
+    for name in (service.short_name, service.id.split("/", 1)[1]):
+        match = re.search(rf"(?<!\w){re.escape(_fold(name))}(?!\w)", folded)
+        if match:
+            positions.append(match.start())
+    return min(positions) if positions else None
+
+
+def _link_layers(units: list[Unit], services: dict[str, Service], corpus_dir: Path) -> None:
+    """Check every ``responsible:`` and ``links:`` of services and procedures, and record the way back: a
+    concept unit lists the services and procedures that put it into practice (``extra["practice"]``): first
+    those its own "Praxis-Beispiele" name, in the order named (``extra["practice_named"]``), then those whose
+    file links to it.
+
+    :raises CorpusError: for a link to a unit that does not exist, or a ``responsible:`` that is not a service.
+    """
+    by_id = {u.id: u for u in units}
+    for service in services.values():
+        where = corpus_dir / (PROCEDURES_DIR if service.kind == "procedure" else SERVICES_DIR) / service.path.name
+        for target in service.responsible:
+            if target not in services and _LENIENT:  # TODO(strict): content of other helpers still arriving
+                continue
+            if target not in services or services[target].kind != "service":
+                raise CorpusError(where, 1, f"responsible: {target!r} is not a service in services/")
+        for target in service.links:
+            if target not in by_id or not target.startswith(("ik/", "ks/")):
+                raise CorpusError(where, 1, f"links: {target!r} is not a unit of the Integrationskonzept "
+                                            f"or the Sozialstrategie")
+            by_id[target].extra.setdefault("practice", []).append(service.id)
+    for unit in units:
+        if not unit.praxis_beispiele:
+            continue
+        named = sorted((pos, s.id) for s in services.values() if s.kind == "service"
+                       and (pos := _named_in(unit.praxis_beispiele, s)) is not None)
+        if named:
+            unit.extra["practice_named"] = [service_id for _, service_id in named]
+            linked = unit.extra.get("practice", [])
+            unit.extra["practice"] = list(dict.fromkeys([*unit.extra["practice_named"], *linked]))
 
 
 OUT_OF_SCOPE_FILE = "out_of_scope.yaml"

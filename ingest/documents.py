@@ -16,7 +16,7 @@ from haystack import Document
 from ingest.corpus import Corpus
 from ingest.translations import GlossaryTerm, TranslationMemory
 from pipelines.settings import SIMPLE_GERMAN
-from pipelines.units import Unit, strip_footnote_markers
+from pipelines.units import PRACTICAL_KINDS, Unit, strip_footnote_markers
 
 
 def _office_card(corpus: Corpus, office_id: str, memory: TranslationMemory) -> dict[str, Any]:
@@ -85,9 +85,12 @@ def unit_payload(unit: Unit, corpus: Corpus, memory: TranslationMemory,
         "office_cards": [_office_card(corpus, o, memory) for o in unit.offices],
         "glossary": terms,
     }
-    if unit.kind == "service":
+    if unit.kind in PRACTICAL_KINDS:
         payload["service"] = {k: unit.extra[k] for k in ("category", "contact", "sources", "short_name",
-                                                          "not_in_sources")}
+                                                          "not_in_sources", "responsible", "links", "conflicts",
+                                                          "fact_fields", "dated_facts")}
+    payload["practice"] = list(unit.extra.get("practice") or [])
+    payload["practice_named"] = list(unit.extra.get("practice_named") or [])
     if unit.kind == "office":
         payload["office"] = {k: unit.extra[k] for k in ("type", "aliases", "service", "contact", "measures")}
         payload["office_cards"] = [_office_card(corpus, unit.id, memory)]

@@ -8,15 +8,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-UnitKind = Literal["measure", "goal", "field", "intro", "strategy", "service", "office"]
-UNIT_KINDS: tuple[str, ...] = ("measure", "goal", "field", "intro", "strategy", "service", "office")
+UnitKind = Literal["measure", "goal", "field", "intro", "strategy", "service", "procedure", "office"]
+UNIT_KINDS: tuple[str, ...] = ("measure", "goal", "field", "intro", "strategy", "service", "procedure", "office")
+#: Kinds a resident can act on directly: a service to contact, a procedure to follow.
+PRACTICAL_KINDS: tuple[str, ...] = ("service", "procedure")
 
 IK_SOURCE = "Integrationskonzept der Stadt Jena (Fortschreibung 2024)"
 IK_AS_OF = "2024"
 KS_SOURCE = "Kommunale Sozialstrategie der Stadt Jena (Stadtratsbeschluss 29.10.2025)"
 KS_AS_OF = "2025-10-29"
 
-_UNIT_ID = re.compile(r"^(ik|ks|svc|office)/[a-z0-9][a-z0-9./-]*$")
+_UNIT_ID = re.compile(r"^(ik|ks|svc|proc|office)/[a-z0-9][a-z0-9./-]*$")
 _SUPERSCRIPT_MARKER = re.compile(r"\^\{[\d ]+\}|[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
 
 

@@ -21,6 +21,8 @@ SOURCES = {
     "integrationskonzept": ("Integrationskonzept der Stadt Jena (Fortschreibung 2024)", ("ik/",)),
     "sozialstrategie": ("Kommunale Sozialstrategie der Stadt Jena", ("ks/",)),
     "services": ("Verlinkte Dienste und Beratungsstellen", ("svc/",)),
+    "procedures": ("Verfahren für Neuzugezogene: Anmeldung, Aufenthalt, Kita, Schule, Arbeit, Wohnen, Leistungen",
+                   ("proc/",)),
     "offices": ("Zuständige Stellen im Integrationskonzept", ("office/",)),
 }
 _LANG = re.compile(r"^[a-z]{2,3}$")

@@ -16,7 +16,11 @@ from ingest.strategy import strategy_units
 from pipelines.settings import PROJECT_ROOT
 from tests.conftest import CORPUS
 
-FACTS_FILE = PROJECT_ROOT.parent / "shared" / "facts" / "jena-services.yaml"
+FACTS_DIR = PROJECT_ROOT.parent / "shared" / "facts"
+FACTS_FILE = FACTS_DIR / "jena-services.yaml"
+NEWCOMER_FACTS_FILE = FACTS_DIR / "jena-newcomer-services.yaml"
+#: Jena's dialling code: a source may give a city number as an extension only ("49-3800").
+JENA_PREFIXES = ("00493641", "493641", "03641")
 REQUIRED_SERVICES = {
     "buero-migration-integration", "antidiskriminierungsstelle", "sprintpool", "landesprogramm-dolmetschen",
     "refugio", "ezra", "rias", "thadine", "kokont", "weisser-ring", "anonymer-krankenschein", "welcome-center",
@@ -53,8 +57,9 @@ def test_aliases_of_the_contract_resolve(corpus) -> None:
 
 def test_unit_counts_by_kind(corpus) -> None:
     kinds = {k: sum(1 for u in corpus.units if u.kind == k) for k in
-             ("intro", "field", "goal", "measure", "strategy", "service", "office")}
-    assert kinds == {"intro": 5, "field": 13, "goal": 27, "measure": 63, "strategy": 4, "service": 23, "office": 50}
+             ("intro", "field", "goal", "measure", "strategy", "service", "procedure", "office")}
+    assert kinds == {"intro": 5, "field": 13, "goal": 27, "measure": 63, "strategy": 4, "service": 46,
+                     "procedure": 33, "office": 50}
     assert len({u.id for u in corpus.units}) == len(corpus.units)
 
 
@@ -71,22 +76,80 @@ def test_required_services_exist() -> None:
 
 @pytest.mark.skipif(not FACTS_FILE.exists(), reason="../shared/facts is beside the project in CI and development")
 def test_every_service_fact_and_contact_cites_the_facts_file() -> None:
-    facts = FACTS_FILE.read_text(encoding="utf-8")
-    for service in load_services(CORPUS / "services").values():
-        for item in (*service.facts, *(c for items in service.contact.values() for c in items)):
-            assert item["source"] in facts, f"{service.id}: {item['source']} is not a source of the facts file"
+    facts = FACTS_FILE.read_text(encoding="utf-8") + NEWCOMER_FACTS_FILE.read_text(encoding="utf-8")
+    entries = {**load_services(CORPUS / "services"), **load_services(CORPUS / "procedures", prefix="proc")}
+    for service in entries.values():
+        versions = [v for c in service.conflicts for v in c["versions"]]
+        for item in (*service.facts, *(c for items in service.contact.values() for c in items), *versions):
+            assert item["source"] in facts, f"{service.id}: {item['source']} is not a source of the facts files"
             assert "as_of" in item
-        for kind, items in service.contact.items():
+
+
+def _facts_by_source() -> dict[str, list[str]]:
+    """Every value of both facts files (facts, contradiction claims), by each source URL it names."""
+    by_source: dict[str, list[str]] = {}
+    for path in (FACTS_FILE, NEWCOMER_FACTS_FILE):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        entries = [*(data.get("entries") or []), *(data.get("additions_to_existing") or []),
+                   *(data.get("policies") or [])]
+        items = [f for e in entries for f in e.get("facts") or []]
+        items += [v for c in data.get("contradictions") or [] for v in c.values() if isinstance(v, dict)]
+        for item in items:
+            value = str(item.get("value") or item.get("claim") or "")
+            for url in str(item.get("source") or "").split(" ; "):
+                by_source.setdefault(url.strip(), []).append(value)
+    return by_source
+
+
+def _digits(text: str) -> str:
+    digits = re.sub(r"\D", "", text)
+    for prefix in JENA_PREFIXES:
+        if digits.startswith(prefix) and len(digits) > len(prefix) + 2:
+            return digits[len(prefix):]
+    return digits
+
+
+def _supported(kind: str, value: str, stated: list[str], source: str) -> bool:
+    """A contact value is supported when a fact of the same source states it (numbers digit by digit,
+    Jena's dialling code aside; e-mail and web addresses literally; addresses and hours by their numbers and
+    their longest words)."""
+    text = " ".join(stated)
+    if kind == "phone":
+        return _digits(value) in re.sub(r"\D", "", text)
+    if kind == "email":
+        return value.lower() in text.lower()
+    if kind == "website":
+        host = re.sub(r"^(https?://)?(www\.)?", "", value.lower()).split("/")[0]
+        return host in text.lower() or host in source.lower()
+    value = re.sub(r"\([^)]*\)", "", value)  # an editor's remark in brackets is not a contact detail
+    numbers = re.findall(r"\d+", value)
+    words = sorted(re.findall(r"[A-Za-zÄÖÜäöüß]{5,}", value), key=len, reverse=True)
+    return all(n in text for n in numbers) and (not words or any(w in text for w in words[:2]))
+
+
+@pytest.mark.skipif(not NEWCOMER_FACTS_FILE.exists(), reason="../shared/facts is beside the project in CI")
+def test_every_contact_detail_comes_from_a_fact_of_its_own_source() -> None:
+    """Contact details are never made up: each one is stated by a fact of the facts files whose source is the
+    one the contact item cites (for every service and procedure, old and new)."""
+    by_source = _facts_by_source()
+    entries = {**load_services(CORPUS / "services"), **load_services(CORPUS / "procedures", prefix="proc")}
+    unsupported = []
+    for entry in entries.values():
+        for kind, items in entry.contact.items():
             for item in items:
-                # Contact values are copied, never made up: each occurs in the facts file.
-                assert str(item["value"]) in facts, f"{service.id} {kind} {item['value']!r} is not in the facts file"
+                stated = by_source.get(item["source"], [])
+                assert stated, f"{entry.id} {kind}: {item['source']} is not a source in the facts files"
+                if not _supported(kind, str(item["value"]), stated, item["source"]):
+                    unsupported.append((entry.id, kind, item["value"], item["source"]))
+    assert not unsupported, unsupported
 
 
 @pytest.mark.skipif(not FACTS_FILE.exists(), reason="../shared/facts is beside the project in CI and development")
 def test_contact_details_inside_fact_texts_are_copied_from_the_facts_file() -> None:
-    facts = FACTS_FILE.read_text(encoding="utf-8")
+    facts = FACTS_FILE.read_text(encoding="utf-8") + NEWCOMER_FACTS_FILE.read_text(encoding="utf-8")
     email = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-    for service in load_services(CORPUS / "services").values():
+    entries = {**load_services(CORPUS / "services"), **load_services(CORPUS / "procedures", prefix="proc")}
+    for service in entries.values():
         for fact in service.facts:
             for address in email.findall(fact["text"]):
                 assert address in facts, (service.id, address)
@@ -137,3 +200,12 @@ def test_corpus_concept_is_the_seed_without_transport_artefacts() -> None:
     assert strip_transport_artefacts(seed.read_text(encoding="utf-8")) == \
         (CORPUS / "integrationskonzept.md").read_text(encoding="utf-8")
     assert len(parse_structure((CORPUS / "integrationskonzept.md").read_text(encoding="utf-8")).fields) == 13
+
+
+def test_the_contact_check_rejects_a_made_up_number_and_accepts_a_dialling_code() -> None:
+    source = "https://example.org/page"
+    assert _supported("phone", "03641 49-3800", ["telefonisch unter 49-3800"], source)
+    assert not _supported("phone", "03641 49-3801", ["telefonisch unter 49-3800"], source)
+    assert not _supported("email", "info@jena.de", ["bs-antrag@jena.de"], source)
+    assert not _supported("address", "Engelplatz 2, Jena", ["Neubau Engelplatz 1"], source)
+    assert _supported("address", "Engelplatz 1, Jena (Neubau)", ["Neubau Engelplatz 1"], source)
