@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from pipelines.languages import is_language_code
+from pipelines.languages import is_language_code, normalize_language
 
 # Control and invisible characters, and lone surrogates (valid in JSON escapes, but not encodable as UTF-8).
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff"
@@ -26,7 +26,7 @@ def check_language(value: str | None) -> str | None:
     """Accept ISO 639-1 codes (any case); reject anything else with a readable message."""
     if value is None:
         return None
-    code = value.strip().lower()
+    code = normalize_language(value)
     if not is_language_code(code):
         raise ValueError(f"unknown language code {value!r}: use an ISO 639-1 code such as 'de', 'uk' or 'ar'")
     return code
@@ -81,7 +81,7 @@ class CitationPublic(BaseModel):
 
     n: int
     id: str
-    kind: Literal["measure", "goal", "field", "intro", "strategy", "service", "office"]
+    kind: Literal["measure", "goal", "field", "intro", "strategy", "service", "procedure", "office"]
     section: str
     title: str
     text: str = Field(description="German source text of the unit, verbatim.")
@@ -124,6 +124,20 @@ class ServicePublic(BaseModel):
     sources: list[str] = Field(default_factory=list)
 
 
+class ContactCardPublic(BaseModel):
+    """Who a resident can turn to, most relevant first: a service, a procedure's own contact or an office."""
+
+    id: str
+    kind: str
+    name: str = Field(description="German name (readable at a counter).")
+    name_translated: str | None = None
+    role: Literal["lead", "responsible", "office", "fallback"] = Field(
+        description="lead: the service the answer is about; responsible: handles the procedure; office: a "
+                    "responsible body with a contact; fallback: general advice when the sources do not cover it.")
+    contact: dict[str, list[ContactItem]] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)
+
+
 class TranslationInfo(BaseModel):
     """How the answer reached the asker's language."""
 
@@ -138,10 +152,18 @@ class AskResponse(BaseModel):
     lang: str
     detected_lang: str
     answered: bool
-    answer: str
+    coverage: Literal["full", "partial", "none"] = Field(
+        description="full: the sources answer the question; partial: the responsible contact is known but a "
+                    "detail asked for (see `missing`) is not in the sources; none: not covered.")
+    missing: list[Literal["fee", "hours", "documents", "deadline", "phone", "email", "address"]] = Field(
+        default_factory=list, description="Details the question asks for that no source gives.")
+    answer: str = Field(description="In `lang`; in right-to-left languages numbers, addresses and Latin names "
+                                    "are wrapped in Unicode isolates (U+2066…U+2069) so they keep their order.")
     answer_de: str
     simple: bool
     citations: list[CitationPublic]
+    contacts: list[ContactCardPublic] = Field(
+        default_factory=list, description="Contact cards, most relevant first (the same in every mode).")
     offices: list[OfficePublic]
     services: list[ServicePublic]
     translation: TranslationInfo

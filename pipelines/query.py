@@ -12,6 +12,7 @@ from typing import Any
 from haystack import Pipeline
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
+from pipelines.components.answer_context_fetcher import AnswerContextFetcher
 from pipelines.components.answer_translator import AnswerTranslator
 from pipelines.components.cited_answer_builder import CitedAnswerBuilder
 from pipelines.components.lexical_text_sparse_embedder import LexicalTextSparseEmbedder
@@ -148,7 +149,8 @@ def build_query_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
         calibration["threshold"] = settings.abstain_threshold
     p = _retrieval_front(settings, index, UnitRanker(**calibration), ASK_CANDIDATES, plain_german=True)
     p.add_component("out_of_scope", OutOfScopeScorer(document_store=index.oos_store))
-    p.add_component("answer_builder", CitedAnswerBuilder(document_store=index.stores["de"]))
+    p.add_component("context_fetcher", AnswerContextFetcher(document_store=index.stores["de"]))
+    p.add_component("answer_builder", CitedAnswerBuilder())
     p.add_component("translator", AnswerTranslator(packages_dir=str(settings.argos_dir)))
     p.connect("language_detector.language", "answer_builder.language")
     p.connect("language_detector.language", "translator.language")
@@ -158,7 +160,11 @@ def build_query_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     p.connect("out_of_scope.similarity", "ranker.oos_similarity")
     p.connect("ranker.answerable", "answer_builder.answerable")
     p.connect("ranker.confidence", "answer_builder.confidence")
-    p.connect("tm_lookup.documents", "answer_builder.documents")
+    p.connect("tm_lookup.documents", "context_fetcher.documents")
+    p.connect("language_detector.language", "context_fetcher.language")
+    p.connect("context_fetcher.records", "answer_builder.records")
+    p.connect("context_fetcher.scores", "answer_builder.scores")
+    p.connect("context_fetcher.related", "answer_builder.related")
     p.connect("tm_lookup.method", "translator.memory_method")
     p.connect("answer_builder.answer", "translator.answer")
     if settings.generator_url:

@@ -746,6 +746,9 @@ export class WegweiserChatElement extends HTMLElement {
   /** Without a chosen language, the interface follows the language the asker writes in. */
   async #followAnswerLanguage(data) {
     const lang = primaryLanguage(data?.lang);
+    // Only the language the question was written in: a question in a language Wegweiser does not serve is
+    // answered in English and German, and the interface must not jump to a language the asker did not use.
+    if (lang !== primaryLanguage(data?.detected_lang)) return;
     if (this.#explicitLang() || !lang || lang === this.#uiLang || !this.#hasCatalog(lang)) return;
     this.#autoLang = lang;
     this.#ready = this.#applyLanguage();
@@ -799,6 +802,7 @@ export class WegweiserChatElement extends HTMLElement {
     },
     this.#uiText("p", "ui.assistant", { class: "who", id: `${key}-who` }),
     data.answered === false ? this.#uiText("p", "ui.not_answered", { class: "badge" }) : null,
+    data.coverage === "partial" ? this.#uiText("p", "ui.coverage_partial", { class: "badge partial" }) : null,
     answerText);
     message._wegweiser = { data, citationIds, showingGerman: false };
 
@@ -811,8 +815,11 @@ export class WegweiserChatElement extends HTMLElement {
         type: "button", class: "linklike", "aria-controls": `${key}-text`, dataset: { action: "toggle-german" },
       }));
     }
+    // Contact cards, most relevant first (the server ranks them; older servers only send `offices`).
+    const contacts = Array.isArray(data.contacts) ? data.contacts.filter((o) => o && o.name) : null;
     const offices = Array.isArray(data.offices) ? data.offices.filter((o) => o && o.name) : [];
-    if (offices.length) message.append(this.#renderOffices(offices, lang));
+    if (contacts && contacts.length) message.append(this.#renderContacts(contacts, lang));
+    else if (!contacts && offices.length) message.append(this.#renderOffices(offices, lang));
     if (citations.length) message.append(this.#renderCitations(citations, citationIds, lang));
     this.#append(message);
   }
@@ -871,6 +878,12 @@ export class WegweiserChatElement extends HTMLElement {
       h("ul", {}, sorted.map((office) => this.#renderOffice(office, lang))));
   }
 
+  #renderContacts(contacts, lang) {
+    return h("section", { class: "offices contacts", part: "contacts" },
+      this.#uiText("h3", "ui.who_helps"),
+      h("ul", {}, contacts.map((card) => this.#renderOffice(card, lang))));
+  }
+
   #hasContact(office) {
     const contact = office.contact && typeof office.contact === "object" ? office.contact : {};
     return CONTACT_KINDS.some((kind) => Array.isArray(contact[kind]) && contact[kind].length > 0);
@@ -901,7 +914,8 @@ export class WegweiserChatElement extends HTMLElement {
   #contactValue(kind, value) {
     const href = kind === "phone" ? telHref(value) : kind === "email" ? mailHref(value)
       : kind === "website" ? websiteHref(value) : null;
-    if (!href) return h("span", { lang: "de", text: value });
+    // dir="ltr" isolates the value: an address or "Mo 9–12" keeps its order inside right-to-left text.
+    if (!href) return h("span", { lang: "de", dir: "ltr", text: value });
     const external = kind === "website";
     return h("a", {
       href, text: value, dir: "ltr", target: external ? "_blank" : null, rel: external ? "noopener noreferrer" : null,

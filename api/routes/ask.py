@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Body
+from haystack.core.errors import PipelineRuntimeError
 
 from api.deps import RunnerDep, ServedDep, ServingDep, SettingsDep
 from api.gaps import record_gap
@@ -15,6 +16,16 @@ from pipelines.query import ask
 from pipelines.serving import Served
 
 router = APIRouter(prefix="/api", tags=["assistant"])
+
+
+def build_dropped(exc: BaseException) -> bool:
+    """True when a record lookup failed because the build was dropped (Haystack wraps a component's
+    ``LookupError`` in a ``PipelineRuntimeError``)."""
+    while exc is not None:
+        if isinstance(exc, LookupError):
+            return True
+        exc = exc.__cause__  # type: ignore[assignment]
+    return False
 logger = logging.getLogger(__name__)
 
 
@@ -30,7 +41,9 @@ async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep
 
     try:
         answer = await runner(answer_from, served)
-    except LookupError:
+    except (LookupError, PipelineRuntimeError) as exc:
+        if not build_dropped(exc):
+            raise
         # The build was replaced and dropped while this request ran: answer once more from the new build.
         served = serving.current()
         answer = await runner(answer_from, served)

@@ -29,8 +29,9 @@ class AnswerTranslator:
       German, ``memory`` otherwise, with the unofficial-translation notice in that language).
     * Another language with an installed argos package (directly or via English): the German answer and each
       citation's text are translated line by line, citation markers kept (``method = "argos"``).
-    * Neither: the German answer with a notice — in the asker's language if the message catalog has it,
-      otherwise in English and German (``method = "none"``).
+    * Neither: for a language without message catalog, the answer composed in English (``lang = "en"``, the
+      German one beside it) with a notice in English and German; for a catalog language whose memory lacks a
+      unit, the German answer with a notice in that language (``method = "none"``).
 
     Usage:
     ```python
@@ -98,6 +99,7 @@ class AnswerTranslator:
         :returns: the answer with ``answer``, ``lang`` and ``translation`` set.
         """
         result = copy.deepcopy(answer)
+        composed_in = result.get("lang") or language
         result["lang"] = language
         if language == self.source_language:
             result["translation"] = {"method": "none", "notice": None}
@@ -113,6 +115,11 @@ class AnswerTranslator:
                 citation["text_translated"] = text
             notice = self._notice(language, "translation.machine")
             result["translation"] = {"method": "argos", "notice": notice}
+            return {"answer": result}
+        if composed_in not in (language, self.source_language):
+            # A language without catalog, memory or model: the answer was composed in English; German below it.
+            result["lang"] = composed_in
+            result["translation"] = {"method": "none", "notice": self._notice(language, "translation.other_language")}
             return {"answer": result}
         result["answer"] = result["answer_de"]
         for citation in result.get("citations", []):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
+from pipelines.records import RecordStore
 from pipelines.settings import SIMPLE_GERMAN
-from pipelines.store import fetch_records, store_client
 
 
 def display_text(record: dict[str, Any], language: str, plain_german: bool = True) -> dict[str, Any]:
@@ -80,13 +78,10 @@ class TranslationMemoryLookup:
         """
         if not isinstance(document_store, QdrantDocumentStore):
             raise ValueError("document_store must be a QdrantDocumentStore")
-        if cache_size < 1:
-            raise ValueError("cache_size must be at least 1")
         self.document_store = document_store
         self.plain_german = plain_german
         self.cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._records = RecordStore(document_store, cache_size)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize, store included."""
@@ -102,18 +97,7 @@ class TranslationMemoryLookup:
 
     def records(self, build: str, unit_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Records by unit id from one build (cached)."""
-        with self._lock:
-            found = {u: self._cache[(build, u)] for u in unit_ids if (build, u) in self._cache}
-        missing = [u for u in unit_ids if u not in found]
-        if missing:
-            fetched = fetch_records(store_client(self.document_store), build, missing)
-            with self._lock:
-                for unit_id, record in fetched.items():
-                    self._cache[(build, unit_id)] = record
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-            found.update(fetched)
-        return found
+        return self._records.get(build, unit_ids)
 
     @component.output_types(documents=list[Document], method=str)
     def run(self, documents: list[Document], language: str) -> dict[str, Any]:

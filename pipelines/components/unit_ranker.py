@@ -46,6 +46,8 @@ def candidate_features(match: dict[str, Any], kind: str, intent: str, best_dense
         "staff_office": 1.0 if intent == "staff" and kind == "office" else 0.0,
         "staff_measure": 1.0 if intent == "staff" and kind == "measure" else 0.0,
     }
+    # A procedure is ranked like a service: both are what a resident can act on (one fitted weight for both).
+    kind = "service" if kind == "procedure" else kind
     features.update({f"kind_{k}": 1.0 if kind == k else 0.0 for k in KINDS})
     return features
 
