@@ -22,6 +22,27 @@ PERSIAN_LETTERS = re.compile(r"[پچژگکی]")
 ARABIC_ONLY_LETTERS = re.compile(r"[ةيكى]")
 
 
+#: Codes that name a language Wegweiser serves under another code: Dari (Afghanistan) reads the Farsi texts,
+#: which use words both understand or give the Dari word too.
+ALIASES = {"prs": "fa", "fa-af": "fa", "fa-ir": "fa", "pes": "fa", "uk-ua": "uk", "ar-sy": "ar"}
+
+
+_TAG = re.compile(r"^([a-z]{2,3})(?:-(?:[a-z]{2}|[a-z]{4}|\d{3}))?$")
+
+
+def normalize_language(code: str) -> str:
+    """The code Wegweiser serves a requested language under: a language tag with a region or script counts as
+    its language (``de-AT`` → ``de``), Dari as Farsi (``prs``, ``fa-AF`` → ``fa``). Anything else is returned
+    as it is (and then refused by :func:`is_language_code`)."""
+    code = code.strip().lower().replace("_", "-")
+    if code in ALIASES:
+        return ALIASES[code]
+    match = _TAG.match(code)
+    if not match:
+        return code
+    return ALIASES.get(match.group(1), match.group(1))
+
+
 def is_language_code(code: str) -> bool:
     """True for an ISO 639-1 code (and a few ISO 639-3 codes used for Kurdish Sorani and Dari)."""
     return code in ISO_639_1

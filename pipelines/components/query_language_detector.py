@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -18,10 +19,29 @@ from pipelines.languages import (
 from pipelines.lexical import STOPWORDS, tokenize
 from pipelines.settings import SUPPORTED_LANGUAGES
 
+_LATIN = re.compile(r"[A-Za-zÀ-ÿ]")
+
 _LINGUA_NAMES = {
     "de": "GERMAN", "en": "ENGLISH", "uk": "UKRAINIAN", "ru": "RUSSIAN", "ar": "ARABIC", "fa": "PERSIAN",
     "tr": "TURKISH", "fr": "FRENCH",
 }
+
+
+#: Languages that are not served but must be recognised as what they are (and never taken for a served one):
+#: common first languages of newcomers in Thuringia. Close relatives of a served language (Dutch, Belarusian,
+#: Azerbaijani) are left out on purpose: mixed German-English questions would be taken for Dutch.
+OTHER_LANGUAGES = ("POLISH", "ROMANIAN", "SPANISH", "ITALIAN", "PORTUGUESE", "VIETNAMESE", "ALBANIAN", "CROATIAN",
+                   "BOSNIAN", "SERBIAN", "BULGARIAN", "SOMALI", "CZECH", "HUNGARIAN", "URDU", "HINDI", "CHINESE",
+                   "JAPANESE", "KOREAN", "GEORGIAN", "ARMENIAN", "GREEK", "INDONESIAN", "KAZAKH", "MACEDONIAN")
+
+
+@lru_cache(maxsize=1)
+def _wide_detector() -> Any:
+    # Low-accuracy mode (trigram models only): about 35 MB for every language here, well under 1 ms per question.
+    from lingua import Language, LanguageDetectorBuilder
+
+    chosen = [getattr(Language, name) for name in (*_LINGUA_NAMES.values(), *OTHER_LANGUAGES)]
+    return LanguageDetectorBuilder.from_languages(*chosen).with_low_accuracy_mode().build()
 
 
 @lru_cache(maxsize=4)
@@ -70,6 +90,27 @@ class QueryLanguageDetector:
         """Build the lingua detector (its models ship inside the package; built once per process)."""
         if self._detector is None:
             self._detector = _lingua_detector(tuple(self.languages))
+
+    def detect_other(self, text: str) -> str | None:
+        """The code of a language Wegweiser does not serve, when the question is clearly written in one.
+
+        Only longer questions (three words or more) or scripts none of the served languages uses are judged:
+        a two-word question is too short to tell Polish from a typo.
+        """
+        words = text.split()
+        served_script = bool(CYRILLIC.search(text) or ARABIC_SCRIPT.search(text) or _LATIN.search(text))
+        if served_script and len(words) < 3:
+            return None
+        if self._function_word_vote(text, self.languages):
+            return None
+        values = _wide_detector().compute_language_confidence_values(text)
+        if not values:
+            return None
+        top = values[0]
+        code = self._code(top.language)
+        if code in self.languages or top.value < 0.85:
+            return None
+        return code
 
     def detect(self, text: str) -> str:
         """The most likely supported language of a text."""
@@ -136,5 +177,5 @@ class QueryLanguageDetector:
         :param lang: an explicit answer language; it overrides detection for the answer.
         :returns: ``language`` (answer language) and ``detected_language``.
         """
-        detected = self.detect(text) if text.strip() else self.default_language
+        detected = (self.detect_other(text) or self.detect(text)) if text.strip() else self.default_language
         return {"language": lang or detected, "detected_language": detected}
