@@ -209,3 +209,35 @@ def test_the_contact_check_rejects_a_made_up_number_and_accepts_a_dialling_code(
     assert not _supported("email", "info@jena.de", ["bs-antrag@jena.de"], source)
     assert not _supported("address", "Engelplatz 2, Jena", ["Neubau Engelplatz 1"], source)
     assert _supported("address", "Engelplatz 1, Jena (Neubau)", ["Neubau Engelplatz 1"], source)
+
+
+def _procedure(tmp_path: Path, **changes) -> Path:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    path = corpus / "procedures" / "wohnung-anmelden.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return corpus
+
+
+def test_a_procedure_handled_by_an_unknown_service_is_rejected_naming_the_file(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="svc/gibt-es-nicht") as error:
+        load_corpus(_procedure(tmp_path, responsible=["svc/gibt-es-nicht"]))
+    assert error.value.path.endswith("procedures/wohnung-anmelden.yaml")
+
+
+def test_a_link_to_a_unit_that_is_not_a_plan_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="not a unit of the Integrationskonzept"):
+        load_corpus(_procedure(tmp_path, links=["svc/vhs"]))
+
+
+def test_a_conflict_needs_two_sourced_versions(tmp_path: Path) -> None:
+    one = [{"topic": "x", "text": "Die Quellen sagen Unterschiedliches.",
+            "versions": [{"claim": "a", "source": "https://example.org", "as_of": None}]}]
+    with pytest.raises(CorpusError, match="at least two"):
+        load_corpus(_procedure(tmp_path, conflicts=one))
+    unsourced = [{"topic": "x", "text": "…", "versions": [{"claim": "a", "as_of": None},
+                                                          {"claim": "b", "source": "https://e.org", "as_of": None}]}]
+    with pytest.raises(CorpusError, match="no source URL"):
+        load_corpus(_procedure(tmp_path / "2", conflicts=unsourced))

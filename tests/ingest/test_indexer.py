@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ingest.corpus import load_corpus
 from ingest.errors import CorpusError
 from ingest.indexer import run_ingest
 from pipelines.settings import Settings
@@ -33,13 +34,20 @@ def _copy_store(source: Settings, root: Path, corpus: Path = CORPUS) -> Settings
 
 
 def test_ingest_indexes_every_unit_in_every_language(ingested_settings: Settings) -> None:
+    units = len(load_corpus(CORPUS).units)  # the counts per kind are asserted once, in test_corpus.py
     info = index_info(ingested_settings)
-    assert info.metadata["units"] == 185
+    assert info.metadata["units"] == units
     assert set(info.languages) == {"de", "de-simple", "en", "uk", "ru", "ar", "fa", "tr", "fr"}
     client = shared_client(ingested_settings)
     for language in info.languages:
-        assert client.count(collection_name(info.build, language), exact=True).count == 185
-    records = fetch_records(client, info.build, ["ik/2.4/z2/m2", "svc/sprintpool", "office/fd-personal"])
+        assert client.count(collection_name(info.build, language), exact=True).count == units
+    records = fetch_records(client, info.build, ["ik/2.4/z2/m2", "svc/sprintpool", "office/fd-personal",
+                                                 "proc/wohnung-anmelden", "ik/2.8/z3/m1"])
+    procedure = records["proc/wohnung-anmelden"]
+    assert procedure["kind"] == "procedure" and procedure["service"]["responsible"] == ["svc/buergerservice"]
+    assert set(procedure["texts"]) == set(info.languages)
+    # A plan names what a resident can use today, first what its own practice examples name.
+    assert records["ik/2.8/z3/m1"]["practice_named"][0] == "svc/antidiskriminierungsstelle"
     measure = records["ik/2.4/z2/m2"]
     assert measure["text_de"].startswith("Maßnahme 2: Die Stadt Jena setzt sich weiterhin")
     assert set(measure["texts"]) == set(info.languages)
@@ -65,7 +73,7 @@ def test_removed_unit_disappears_and_unchanged_vectors_are_reused(ingested_setti
         assert report.embedded == 0, "nothing new to embed: every remaining text was indexed before"
         client = shared_client(settings)
         assert fetch_records(client, report.build, ["svc/thekiz"]) == {}
-        assert build_metadata(client, report.build)["units"] == 184
+        assert build_metadata(client, report.build)["units"] == len(load_corpus(CORPUS).units) - 1
         assert not [c.name for c in client.get_collections().collections if c.name.startswith(report.previous)]
     finally:
         close_shared_client(settings)

@@ -91,6 +91,10 @@ def test_simple_german_is_easier_to_read_than_its_source(memory, corpus) -> None
     textstat.set_lang("de")
     source_scores, simple_scores = [], []
     for unit in corpus.units:
+        if unit.kind == "office":
+            # An office's text is the list of the action fields it has measures in; the simple text keeps those
+            # names as they are, so the formula would measure the names, not the plain language around them.
+            continue
         simple = memory.text(unit.id, SIMPLE_GERMAN)
         source = textstat.wiener_sachtextformel(strip_footnote_markers(unit.text), 1)
         easy = textstat.wiener_sachtextformel(simple, 1)
