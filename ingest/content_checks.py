@@ -104,8 +104,12 @@ def contact_tokens(text: str) -> set[str]:
     return tokens
 
 
-def check_derived(unit: Unit, language: str, derived: str) -> list[Finding]:
-    """How ``derived`` (the ``language`` version of ``unit``) departs from the unit's German text of record."""
+def check_derived(unit: Unit, language: str, derived: str, simple: str | None = None) -> list[Finding]:
+    """How ``derived`` (the ``language`` version of ``unit``) departs from the unit's German text of record.
+
+    :param simple: the Einfache-Sprache text a translation was made from: an obligation it states ("was man
+        auf der Stelle können muss") may be translated as one.
+    """
     findings: list[Finding] = []
     source = unit.text
     derived_digits = _digits(derived)
@@ -119,7 +123,8 @@ def check_derived(unit: Unit, language: str, derived: str) -> list[Finding]:
     if unit.kind in ("measure", "goal") and intention and not re.search(intention, derived, re.IGNORECASE):
         findings.append(Finding(unit.id, language, "modality", "no word of intention (plan, goal, should)"))
     obligation = _OBLIGATION.get(language)
-    if unit.kind in ("measure", "goal") and obligation and not _GERMAN_OBLIGATION.search(source):
+    german_obligation = _GERMAN_OBLIGATION.search(source) or (simple and _GERMAN_OBLIGATION.search(simple))
+    if unit.kind in ("measure", "goal") and obligation and not german_obligation:
         match = re.search(obligation, derived, re.IGNORECASE)
         if match:
             findings.append(Finding(unit.id, language, "obligation", match.group(0)))

@@ -29,7 +29,6 @@ PROCEDURE_SOURCE = "Wegweiser Jena: Angaben zu Verfahren für Neuzugezogene (öf
 OFFICE_SOURCE = "Integrationskonzept der Stadt Jena (Fortschreibung 2024), Verantwortlichkeiten"
 CONTACT_KINDS = ("phone", "email", "address", "website", "hours")
 _URL = re.compile(r"^https?://\S+$")
-_LENIENT = True
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -447,8 +446,6 @@ def _link_layers(units: list[Unit], services: dict[str, Service], corpus_dir: Pa
     for service in services.values():
         where = corpus_dir / (PROCEDURES_DIR if service.kind == "procedure" else SERVICES_DIR) / service.path.name
         for target in service.responsible:
-            if target not in services and _LENIENT:  # TODO(strict): content of other helpers still arriving
-                continue
             if target not in services or services[target].kind != "service":
                 raise CorpusError(where, 1, f"responsible: {target!r} is not a service in services/")
         for target in service.links:

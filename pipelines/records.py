@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -172,3 +173,17 @@ class RecordStore:
                     self._cache.popitem(last=False)
             found.update(fetched)
         return found
+
+
+_SHARED: weakref.WeakKeyDictionary[QdrantDocumentStore, RecordStore] = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_record_store(document_store: QdrantDocumentStore, cache_size: int = 1024) -> RecordStore:
+    """The one :class:`RecordStore` of a document store: every component that reads records of the same build
+    (the translation-memory lookup, the answer's context fetcher, the served build) shares its cache."""
+    with _SHARED_LOCK:
+        store = _SHARED.get(document_store)
+        if store is None:
+            store = _SHARED[document_store] = RecordStore(document_store, cache_size)
+        return store

@@ -19,12 +19,12 @@ from typing import Any
 from haystack import Pipeline
 
 from pipelines.query import ServedIndex, build_query_pipeline, build_search_pipeline, open_served_index
+from pipelines.records import shared_record_store
 from pipelines.settings import Settings
 from pipelines.store import (
     IndexInfo,
     IndexNotReadyError,
     StoreUnavailableError,
-    fetch_records,
     index_info,
     scroll_records,
     served_build,
@@ -91,8 +91,8 @@ class Served:
         return self.info.build
 
     def records(self, unit_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Unit records by id from this build."""
-        return fetch_records(store_client(self.index.stores["de"]), self.build, unit_ids)
+        """Unit records by id from this build (through the build's shared record cache)."""
+        return shared_record_store(self.index.stores["de"]).get(self.build, unit_ids)
 
     def all_records(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every record of this build (optionally of one kind), in document order."""

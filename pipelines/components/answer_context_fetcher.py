@@ -9,7 +9,7 @@ from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from pipelines.components.translation_memory_lookup import trim_record
 from pipelines.compose import FALLBACK_UNITS, MEDIATION_UNIT
-from pipelines.records import RecordStore, UnitRecord
+from pipelines.records import UnitRecord, shared_record_store
 
 
 def related_ids(records: list[UnitRecord], depth: int = 3) -> list[str]:
@@ -46,7 +46,7 @@ class AnswerContextFetcher:
             raise ValueError("document_store must be a QdrantDocumentStore")
         self.document_store = document_store
         self.cache_size = cache_size
-        self._records = RecordStore(document_store, cache_size)
+        self._records = shared_record_store(document_store, cache_size)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize, store included."""

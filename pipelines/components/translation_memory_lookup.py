@@ -8,7 +8,7 @@ from typing import Any
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
-from pipelines.records import RecordStore
+from pipelines.records import shared_record_store
 from pipelines.settings import SIMPLE_GERMAN
 
 
@@ -81,7 +81,7 @@ class TranslationMemoryLookup:
         self.document_store = document_store
         self.plain_german = plain_german
         self.cache_size = cache_size
-        self._records = RecordStore(document_store, cache_size)
+        self._records = shared_record_store(document_store, cache_size)
 
     def to_dict(self) -> dict[str, Any]:
         """Serialize, store included."""
