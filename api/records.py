@@ -22,6 +22,7 @@ def unit_public(record: dict[str, Any]) -> dict[str, Any]:
         "footnotes": record.get("footnotes") or [],
         "simple": texts.get(SIMPLE_GERMAN),
         "service": record.get("service"),
+        "practice": record.get("practice") or [],
         "glossary": record.get("glossary") or [],
     }
 

@@ -238,6 +238,8 @@ class UnitPublic(BaseModel):
     offices: list[OfficeRef] = Field(default_factory=list)
     translations: dict[str, str] = Field(default_factory=dict)
     footnotes: list[dict[str, Any]] = Field(default_factory=list)
+    practice: list[str] = Field(default_factory=list, description="Services and procedures that put this plan "
+                                                                  "into practice (concept units).")
 
 
 class OfficeDetail(OfficeSummary):

@@ -10,6 +10,8 @@ import yaml
 QUESTIONS_DIR = Path(__file__).resolve().parent / "questions"
 KINDS = ("resident", "staff", "simple", "out_of_scope")
 SPLITS = ("dev", "test")
+#: Files that are a reporting group of their own rather than one language's questions.
+GROUP_FILES = ("staff", "simple", "practical", "parallel", "partial")
 
 
 @dataclass(frozen=True)
@@ -26,16 +28,32 @@ class Question:
     field: str | None
     split: str
     source_file: str
+    #: the service whose contact card a good answer shows first (resident questions), if any
+    expected_contact: str | None = None
+    #: questions asked in several languages share a tag (``parallel.yaml``)
+    parallel: str | None = None
+    #: ``full`` or ``partial`` where the question asks for a detail (``partial.yaml``)
+    expected_coverage: str | None = None
+    expected_missing: tuple[str, ...] = ()
 
     @property
     def simple(self) -> bool:
         """Asked in Einfache-Sprache mode."""
-        return self.source_file == "simple"
+        return self.kind == "simple"
 
     @property
     def group(self) -> str:
-        """The reporting group: the language, or ``staff`` / ``simple`` for those files."""
-        return self.source_file if self.source_file in ("staff", "simple") else self.lang
+        """The reporting group: the language, or the file for files that are a group of their own (staff,
+        simple, practical, parallel, partial)."""
+        return self.source_file if self.source_file in GROUP_FILES else self.lang
+
+    @property
+    def expected_contacts(self) -> tuple[str, ...]:
+        """Services a good answer may show on its first contact card: the named one, else every expected
+        service or procedure's service in the expected units."""
+        if self.expected_contact:
+            return (self.expected_contact,)
+        return tuple(u for u in self.expected_units if u.startswith("svc/"))
 
 
 class QuestionSetError(ValueError):
@@ -57,7 +75,10 @@ def load_questions(directory: Path = QUESTIONS_DIR, split: str | None = None) ->
                     kind=str(item["kind"]), answerable=bool(item["answerable"]),
                     expected_units=tuple(item.get("expected_units") or ()),
                     expected_offices=tuple(item.get("expected_offices") or ()),
-                    field=item.get("field"), split=str(item["split"]), source_file=path.stem)
+                    field=item.get("field"), split=str(item["split"]), source_file=path.stem,
+                    expected_contact=item.get("expected_contact"), parallel=item.get("parallel"),
+                    expected_coverage=item.get("expected_coverage"),
+                    expected_missing=tuple(item.get("expected_missing") or ()))
             except KeyError as exc:
                 raise QuestionSetError(f"{path.name}: question {item.get('id')!r} lacks {exc}") from exc
             if question.id in seen:

@@ -45,6 +45,10 @@ class QuestionResult:
     answer_language: str | None
     simple_problems: list[str]
     latency_ms: float
+    contacts: list[str] = field(default_factory=list)
+    simple_contacts: list[str] | None = None
+    coverage: str = "none"
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -85,13 +89,19 @@ def run_questions(settings: Settings, questions: list[Question], progress: Progr
         text = _answer_text(answer)
         problems = simple_language_problems(text.split("\n" + _first_glossary_line(answer))[0]) \
             if question.simple and answer["answered"] else []
+        contacts = [c["id"] for c in answer.get("contacts", [])]
+        simple_contacts = None
+        if question.kind == "resident" and answer["answered"] and contacts:
+            # The same question in Einfache-Sprache mode must show a contact card too.
+            simple_contacts = [c["id"] for c in ask_traced(full, question.question, None, True)[0].get("contacts", [])]
         run.results.append(QuestionResult(
             question=question,
             ranked={FULL: ranked, **{name: run_baseline(p, name, question.question) for name, p in baselines.items()}},
             answered=answer["answered"], confidence=answer.get("confidence", 0.0), features=features,
             offices=[o["id"] for o in answer.get("offices", [])],
             answer_language=detector.detect(text) if text.strip() else None,
-            simple_problems=problems, latency_ms=latency,
+            simple_problems=problems, latency_ms=latency, contacts=contacts, simple_contacts=simple_contacts,
+            coverage=answer.get("coverage", "none"), missing=list(answer.get("missing", [])),
         ))
         if progress:
             progress(i, len(questions))
@@ -140,6 +150,14 @@ def decision_metrics(results: list[QuestionResult]) -> dict[str, float]:
     language_ok = [r for r in language_checked if r.answer_language == r.question.lang]
     simple = [r for r in results if r.question.simple and r.answered]
     latencies = sorted(r.latency_ms for r in results)
+    # Resident usefulness: the right contact on the first card, contacts in simple mode, honest coverage.
+    with_contact = [r for r in results if r.question.kind == "resident" and r.question.answerable
+                    and r.question.expected_contacts]
+    contact_first = [r for r in with_contact if r.contacts and r.contacts[0] in r.question.expected_contacts]
+    parity = [r for r in results if r.simple_contacts is not None]
+    coverage = [r for r in results if r.question.expected_coverage]
+    coverage_ok = [r for r in coverage if r.coverage == r.question.expected_coverage
+                   and set(r.question.expected_missing) <= set(r.missing)]
     metrics = {
         "questions": len(results),
         "abstention_precision": len(correct_abstentions) / len(abstained) if abstained else 1.0,
@@ -149,10 +167,34 @@ def decision_metrics(results: list[QuestionResult]) -> dict[str, float]:
         "office_first": len(office_first) / len(with_office) if with_office else None,
         "answer_language": len(language_ok) / len(language_checked) if language_checked else None,
         "simple_compliance": sum(1 for r in simple if not r.simple_problems) / len(simple) if simple else None,
+        "contact_first": len(contact_first) / len(with_contact) if with_contact else None,
+        "contact_first_n": len(with_contact),
+        "simple_contact_parity": sum(1 for r in parity if r.simple_contacts) / len(parity) if parity else None,
+        "coverage_accuracy": len(coverage_ok) / len(coverage) if coverage else None,
+        "partial_answers": sum(1 for r in results if r.coverage == "partial"),
         "latency_median_ms": statistics.median(latencies) if latencies else None,
         "latency_p95_ms": latencies[max(0, int(round(0.95 * len(latencies))) - 1)] if latencies else None,
     }
     return {k: (round(float(v), 4) if isinstance(v, float) else v) for k, v in metrics.items()}
+
+
+def same_first_contact(results: list[QuestionResult]) -> dict[str, Any]:
+    """For questions asked in every language (``parallel``): how often each language's answer names the same
+    first contact as most languages do (the answer's content must not depend on the language asked)."""
+    by_tag: dict[str, dict[str, str | None]] = defaultdict(dict)
+    for r in results:
+        if r.question.parallel:
+            by_tag[r.question.parallel][r.question.lang] = r.contacts[0] if r.contacts else None
+    if not by_tag:
+        return {}
+    agree: dict[str, list[bool]] = defaultdict(list)
+    for firsts in by_tag.values():
+        majority = max(set(firsts.values()), key=lambda c: list(firsts.values()).count(c))
+        for lang, first in firsts.items():
+            agree[lang].append(first == majority)
+    per_language = {lang: round(sum(v) / len(v), 4) for lang, v in sorted(agree.items())}
+    overall = sum(sum(v) for v in agree.values()) / sum(len(v) for v in agree.values())
+    return {"overall": round(overall, 4), "questions": len(by_tag), "by_language": per_language}
 
 
 def summarize(run: EvalRun, systems: tuple[str, ...] = SYSTEMS) -> dict[str, Any]:
@@ -172,10 +214,16 @@ def summarize(run: EvalRun, systems: tuple[str, ...] = SYSTEMS) -> dict[str, Any
                 for r in run.results
                 if (r.question.answerable and not set(r.question.expected_units) & set(r.ranked[FULL][:5]))
                 or r.answered != r.question.answerable]
+    practical = defaultdict(list)
+    for r in run.results:
+        if r.question.group == "practical":
+            practical[r.question.lang if r.question.kind != "simple" else "simple"].append(r)
     return {
         "split": run.split, "build": run.build, "seconds": round(run.seconds, 1),
         "overall": block(run.results),
         "by_language": {g: block(rs) for g, rs in sorted(by_group.items())},
+        "practical_by_language": {g: block(rs) for g, rs in sorted(practical.items())},
+        "same_first_contact": same_first_contact(run.results),
         "by_field": {f: block(rs) for f, rs in sorted(by_field.items())},
         "scores": [{"id": r.question.id, "answerable": r.question.answerable, "confidence": r.confidence,
                     "features": {k: round(v, 4) for k, v in r.features.items()}} for r in run.results],

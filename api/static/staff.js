@@ -6,7 +6,7 @@ const DEBOUNCE_MS = 200;
 const HITS = 20;
 const KIND_LABELS = {
   measure: "Maßnahme", goal: "Operatives Ziel", field: "Handlungsfeld", intro: "Einleitung",
-  strategy: "Sozialstrategie", service: "Dienst", office: "Stelle",
+  strategy: "Sozialstrategie", service: "Dienst", procedure: "Verfahren", office: "Stelle",
 };
 const OFFICE_TYPES = {
   verwaltung: "Stadtverwaltung", politik: "Politik", eigenbetrieb: "Eigenbetrieb", gesellschaft: "Gesellschaft",
