@@ -131,9 +131,10 @@ class ContactCardPublic(BaseModel):
     kind: str
     name: str = Field(description="German name (readable at a counter).")
     name_translated: str | None = None
-    role: Literal["lead", "responsible", "office", "fallback"] = Field(
+    role: Literal["lead", "responsible", "office", "related", "fallback"] = Field(
         description="lead: the service the answer is about; responsible: handles the procedure; office: a "
-                    "responsible body with a contact; fallback: general advice when the sources do not cover it.")
+                    "responsible body with a contact; related: a service among the best answers, shown when none "
+                    "of those can be reached; fallback: general advice when the sources do not cover it.")
     contact: dict[str, list[ContactItem]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
 

@@ -42,6 +42,30 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{_pct(block['office_first'])} | {_pct(block['answer_language'])} | "
                      f"{_pct(block['simple_compliance'])} | {_pct(block['latency_median_ms'])} | "
                      f"{_pct(block['latency_p95_ms'])} |")
+    lines += ["", "## Resident usefulness (full system)", "",
+              "Contact first: for resident questions with an expected service, the first contact card is that "
+              "service. Simple parity: a question answered with a card also gets one in Einfache Sprache. "
+              "Coverage: full/partial as expected (detail questions).", "",
+              "| group | contact first | n | simple parity | coverage accuracy | partial answers |",
+              "|---|---|---|---|---|---|"]
+    for name, block in rows:
+        lines.append(f"| {name} | {_pct(block.get('contact_first'))} | {block.get('contact_first_n', 0)} | "
+                     f"{_pct(block.get('simple_contact_parity'))} | {_pct(block.get('coverage_accuracy'))} | "
+                     f"{block.get('partial_answers', 0)} |")
+    same = report.get("same_first_contact") or {}
+    if same:
+        lines += ["", f"Same first contact across the eight languages ({same['questions']} questions asked in "
+                      f"every language): overall {_pct(same['overall'])}; "
+                  + ", ".join(f"{lang} {_pct(v)}" for lang, v in same["by_language"].items()) + "."]
+    practical = report.get("practical_by_language") or {}
+    if practical:
+        lines += ["", "## Practical newcomer questions per language (full system)", "",
+                  "| language | n | hit@1 | hit@5 | contact first | answered (all are answerable) |",
+                  "|---|---|---|---|---|---|"]
+        for name, block in practical.items():
+            full = block["systems"].get("full") or {}
+            lines.append(f"| {name} | {full.get('n', 0)} | {_pct(full.get('hit@1'))} | {_pct(full.get('hit@5'))} | "
+                         f"{_pct(block.get('contact_first'))} | {_pct(block.get('abstention_accuracy'))} |")
     lines += ["", "## Per action field (full system)", "", "| field | n | hit@1 | hit@5 | MRR |",
               "|---|---|---|---|---|"]
     for name, block in report["by_field"].items():

@@ -16,8 +16,10 @@ from haystack.components.evaluators import DocumentMRREvaluator, DocumentNDCGEva
 
 from eval.baselines import BASELINES, build_baseline_pipeline, run_baseline
 from eval.questions import Question, load_questions
+from ingest.corpus import load_corpus
 from pipelines.components.query_language_detector import QueryLanguageDetector
 from pipelines.query import ask_traced, build_query_pipeline, open_served_index
+from pipelines.records import has_current_contact
 from pipelines.settings import SUPPORTED_LANGUAGES, Settings
 from pipelines.simple_language import simple_language_problems
 
@@ -46,6 +48,8 @@ class QuestionResult:
     simple_problems: list[str]
     latency_ms: float
     contacts: list[str] = field(default_factory=list)
+    #: the expected contacts a card can show at all (services with a current contact in the corpus)
+    expected_contacts: tuple[str, ...] = ()
     simple_contacts: list[str] | None = None
     coverage: str = "none"
     missing: list[str] = field(default_factory=list)
@@ -80,6 +84,7 @@ def run_questions(settings: Settings, questions: list[Question], progress: Progr
         pipeline.warm_up()
     detector = QueryLanguageDetector()
     detector.warm_up()
+    contactable = {u.id for u in load_corpus(settings.corpus_dir).units if has_current_contact(u.extra.get("contact"))}
     run = EvalRun(split=",".join(sorted({q.split for q in questions})), build=index.build)
     started = time.perf_counter()
     for i, question in enumerate(questions, start=1):
@@ -101,6 +106,7 @@ def run_questions(settings: Settings, questions: list[Question], progress: Progr
             offices=[o["id"] for o in answer.get("offices", [])],
             answer_language=detector.detect(text) if text.strip() else None,
             simple_problems=problems, latency_ms=latency, contacts=contacts, simple_contacts=simple_contacts,
+            expected_contacts=tuple(c for c in question.expected_contacts if c in contactable),
             coverage=answer.get("coverage", "none"), missing=list(answer.get("missing", [])),
         ))
         if progress:
@@ -152,8 +158,8 @@ def decision_metrics(results: list[QuestionResult]) -> dict[str, float]:
     latencies = sorted(r.latency_ms for r in results)
     # Resident usefulness: the right contact on the first card, contacts in simple mode, honest coverage.
     with_contact = [r for r in results if r.question.kind == "resident" and r.question.answerable
-                    and r.question.expected_contacts]
-    contact_first = [r for r in with_contact if r.contacts and r.contacts[0] in r.question.expected_contacts]
+                    and r.expected_contacts]
+    contact_first = [r for r in with_contact if r.contacts and r.contacts[0] in r.expected_contacts]
     parity = [r for r in results if r.simple_contacts is not None]
     coverage = [r for r in results if r.question.expected_coverage]
     coverage_ok = [r for r in coverage if r.coverage == r.question.expected_coverage

@@ -54,7 +54,7 @@ class ContactCard:
     kind: str
     name: str
     name_translated: str | None
-    role: Literal["lead", "responsible", "office", "fallback"]
+    role: Literal["lead", "responsible", "office", "related", "fallback"]
     contact: dict[str, list[dict[str, Any]]]
     sources: list[str] = field(default_factory=list)
 
@@ -151,9 +151,10 @@ def choose_lead(ranked: list[UnitRecord], scores: list[float], related: dict[str
 
 
 def contact_cards(lead: UnitRecord | None, top: UnitRecord, related: dict[str, UnitRecord], language: str,
-                  limit: int) -> list[tuple[ContactCard, UnitRecord]]:
+                  limit: int, ranked: list[UnitRecord] | None = None) -> list[tuple[ContactCard, UnitRecord]]:
     """Contact cards, most relevant first, each with the record it is cited from: the lead service; for a
-    procedure, the services that handle it, then its own contact; then contactable offices of the answer."""
+    procedure, the services that handle it, then its own contact; then contactable offices of the answer.
+    When none of these can be reached, the next services among the best answers that can."""
     cards: OrderedDict[str, tuple[ContactCard, UnitRecord]] = OrderedDict()
 
     def add(record: UnitRecord, role: str) -> None:
@@ -178,6 +179,10 @@ def contact_cards(lead: UnitRecord | None, top: UnitRecord, related: dict[str, U
                 translated = card.names.get(language) if language != "de" else None
                 cards[card.id] = (ContactCard(card.id, "office", card.name, translated, "office", card.contact),
                                   record)
+    if not cards:
+        for record in (ranked or [])[:3]:
+            if record.practical:
+                add(record, "related")
     return list(cards.values())[:limit]
 
 
@@ -226,7 +231,9 @@ def contact_details(contact: dict[str, list[dict[str, Any]]], language: str) -> 
     parts = []
     for kind in CONTACT_KINDS:
         for item in contact.get(kind) or []:
-            note = f", {item['note']}" if item.get("note") and language == "de" else ""
+            # The editor's note is German; "möglicherweise veraltet" is already said by the dated flag.
+            shown = item.get("note") and language == "de" and not (item.get("dated") and "veraltet" in item["note"])
+            note = f", {item['note']}" if shown else ""
             parts.append(f"{message(language, f'contact.{kind}')}: {item['value']} ({_as_of(item, language)}{note})")
     return "; ".join(parts)
 
@@ -272,7 +279,7 @@ class _Composer:
     def cards(self, language: str) -> list[tuple[ContactCard, UnitRecord]]:
         if self.top is None:
             return []
-        return contact_cards(self.lead, self.top, self.related, language, self.limits.max_contacts)
+        return contact_cards(self.lead, self.top, self.related, language, self.limits.max_contacts, self.ranked)
 
     def missing(self) -> list[str]:
         if self.top is None:
@@ -294,7 +301,8 @@ class _Composer:
         lines.append(f"{text if self.q.simple else _lead_text(text, self.limits.max_lead_lines)} [{n}]")
         cards = self.cards(language)
         for card, record in cards:
-            lines.append(_contact_line(_card_name(card), card.contact, language, cites.add(record)))
+            name = (record.short_name or card.name) if self.q.simple and record.id == card.id else _card_name(card)
+            lines.append(_contact_line(name, card.contact, language, cites.add(record), self.q.simple))
         missing = self.missing()
         if missing:
             what = ", ".join(message(language, f"detail.{d}") for d in missing)
@@ -379,8 +387,17 @@ class _Composer:
         return lines, cards
 
 
-def _contact_line(name: str, contact: dict[str, list[dict[str, Any]]], language: str, n: int) -> str:
-    return f"{message(language, 'answer.contact', name=name, details=contact_details(contact, language))} [{n}]"
+def _contact_line(name: str, contact: dict[str, list[dict[str, Any]]], language: str, n: int,
+                  simple: bool = False) -> str:
+    """"Kontakt (Name): Telefon: …; E-Mail: … [n]" — in Einfache Sprache one detail per line in short
+    sentences, without the editors' notes."""
+    if not simple:
+        return f"{message(language, 'answer.contact', name=name, details=contact_details(contact, language))} [{n}]"
+    items = []
+    for kind in CONTACT_KINDS:
+        for item in contact.get(kind) or []:
+            items.append(f"- {message(language, f'contact.{kind}')}: {item['value']}. {_as_of(item, language)}.")
+    return "\n".join([f"{message(language, 'answer.contact_simple', name=name)} [{n}]", *items])
 
 
 def _card_name(card: ContactCard) -> str:
@@ -398,16 +415,16 @@ def _citation(n: int, record: UnitRecord, language: str, simple: bool) -> Citati
 
 
 def _offices(records: list[UnitRecord], language: str) -> list[dict[str, Any]]:
-    """Contactable responsible bodies of the cited units (the contract's ``offices``)."""
+    """Every responsible body of the cited units (the contract's ``offices``, as before). What a resident sees
+    as a card is ``contacts``: only bodies that can be reached."""
     offices: OrderedDict[str, dict[str, Any]] = OrderedDict()
     for record in records:
         for card in record.office_cards:
-            if card.contactable:
-                offices.setdefault(card.id, {
-                    "id": card.id, "name": card.name,
-                    "name_translated": card.names.get(language) if language != "de" else None,
-                    "type": card.type, "service": card.service, "contact": card.contact,
-                })
+            offices.setdefault(card.id, {
+                "id": card.id, "name": card.name,
+                "name_translated": card.names.get(language) if language != "de" else None,
+                "type": card.type, "service": card.service, "contact": card.contact,
+            })
     return list(offices.values())
 
 
@@ -451,6 +468,7 @@ def compose_answer(question: Question, ranked: list[UnitRecord], scores: list[fl
         answered=answered, coverage=coverage, missing=missing, answer=texts[question.language],
         answer_de=texts["de"], simple=question.simple,
         citations=[_citation(i, r, question.language, question.simple) for i, r in enumerate(cited, start=1)],
-        contacts=contacts, offices=_offices(cited, question.language), services=_services(cited),
+        contacts=contacts, offices=_offices(cited, question.language),
+        services=_services(cited),
         intent=question.intent, confidence=round(question.confidence, 4),
     )

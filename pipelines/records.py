@@ -80,6 +80,7 @@ class UnitRecord:
     glossary: tuple[dict[str, Any], ...] = ()
     #: services and procedures: how to reach them, what no source gives, who handles a procedure
     category: str | None = None
+    short_name: str | None = None
     contact: Contact = dataclasses.field(default_factory=dict)
     sources: tuple[str, ...] = ()
     not_in_sources: tuple[str, ...] = ()
@@ -128,6 +129,7 @@ class UnitRecord:
             termin=payload.get("termin"),
             office_cards=tuple(OfficeCard.from_payload(c) for c in payload.get("office_cards") or []),
             glossary=tuple(payload.get("glossary") or ()), category=service.get("category"),
+            short_name=service.get("short_name"),
             contact=service.get("contact") or office.get("contact") or {},
             sources=tuple(service.get("sources") or ()), not_in_sources=tuple(service.get("not_in_sources") or ()),
             fact_fields=tuple(service.get("fact_fields") or ()), responsible=tuple(service.get("responsible") or ()),

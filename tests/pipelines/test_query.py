@@ -8,6 +8,7 @@ import re
 import pytest
 from haystack import Pipeline
 
+from pipelines.compose import FALLBACK_UNITS
 from pipelines.query import ask, ask_traced, attach_stores, build_query_pipeline, search
 
 pytestmark = pytest.mark.integration
@@ -51,9 +52,11 @@ def test_question_finds_the_right_unit_in_the_top_3(served, language: str, quest
 def test_out_of_scope_questions_are_not_answered_from_the_corpus(served, question: str) -> None:
     answer = ask(served.ask, question)
     assert answer["answered"] is False
-    # The honest answer offers a human contact instead of citing unrelated units.
-    assert [c["id"] for c in answer["citations"]] in ([], ["svc/buero-migration-integration"])
-    assert answer["offices"] and answer["offices"][0]["id"] == "office/buero-migration-integration"
+    # The honest answer names contacts the sources support instead of citing unrelated units.
+    assert {c["id"] for c in answer["citations"]} <= set(FALLBACK_UNITS)
+    assert answer["coverage"] == "none" and answer["contacts"]
+    assert {c["role"] for c in answer["contacts"]} == {"fallback"}
+    assert answer["contacts"][0]["id"] == "svc/welcome-center"
 
 
 def test_answer_is_in_the_askers_language_with_verbatim_german_citations(served) -> None:
@@ -117,20 +120,52 @@ def test_office_question_lists_what_the_office_is_responsible_for(served) -> Non
 def test_simple_mode_answers_with_one_unit_in_plain_words_and_explains_hard_terms(served) -> None:
     answer = ask(served.ask, "Ich brauche jemand, der beim Amt für mich übersetzt.", simple=True)
     assert answer["simple"] and answer["answered"]
-    assert len({c["id"] for c in answer["citations"]}) == 1
+    # One unit in plain words, plus the records of its contact cards (simple mode keeps the contacts).
+    contact_ids = {c["id"] for c in answer["contacts"]}
+    assert len({c["id"] for c in answer["citations"]} - contact_ids - {answer["citations"][0]["id"]}) == 0
     record = served.records([answer["citations"][0]["id"]])[answer["citations"][0]["id"]]
     assert record["texts"]["de-simple"].split("\n")[0] in answer["answer"]
     if record["glossary"]:
         assert "Schwierige Wörter:" in answer["answer"]
 
 
-def test_unknown_language_gets_the_german_answer_with_a_notice(served) -> None:
+def test_unknown_language_gets_english_and_german_with_a_notice(served) -> None:
     answer = ask(served.ask, "Wo kann ich Deutsch lernen?", lang="sw")
-    assert answer["answered"] and answer["lang"] == "sw"
+    assert answer["answered"] and answer["lang"] == "en"
     assert answer["translation"]["method"] == "none"
-    assert answer["answer"] == answer["answer_de"]
+    assert answer["answer"] != answer["answer_de"] and "Volkshochschule" in answer["answer_de"]
     notice = answer["translation"]["notice"]
-    assert "no translation" in notice and "keine Übersetzung" in notice
+    assert "cannot answer in this language" in notice and "kann Wegweiser noch nicht" in notice
+
+
+def test_a_question_in_an_unserved_language_is_recognised_and_answered_in_english(served) -> None:
+    answer = ask(served.ask, "Gdzie mogę zameldować mieszkanie w Jenie?")
+    assert answer["detected_lang"] == "pl" and answer["lang"] == "en"
+
+
+@pytest.mark.parametrize(("question", "contact"), [
+    ("Wie melde ich meine Wohnung in Jena an?", "svc/buergerservice"),
+    ("Ich wurde diskriminiert. Wer hilft mir?", "svc/antidiskriminierungsstelle"),
+    ("Как записаться на интеграционный курс?", "svc/auslaenderbehoerde"),
+])
+def test_resident_questions_lead_with_the_contact_who_helps(served, question: str, contact: str) -> None:
+    answer = ask(served.ask, question)
+    assert answer["answered"] and answer["contacts"], answer["answer"]
+    assert answer["contacts"][0]["id"] == contact
+    assert "Werkleitungen" not in {c["name"] for c in answer["contacts"]}
+
+
+def test_a_fee_question_gets_a_partial_answer_naming_the_office(served) -> None:
+    answer = ask(served.ask, "Was kostet die Verlängerung des Aufenthaltstitels?")
+    assert answer["answered"] and answer["coverage"] == "partial" and answer["missing"] == ["fee"]
+    assert answer["contacts"][0]["id"] == "svc/auslaenderbehoerde"
+    assert "Nur teilweise beantwortet" in answer["answer"]
+
+
+def test_simple_mode_keeps_the_contact_card_of_the_normal_answer(served) -> None:
+    question = "Ich wurde diskriminiert. Wer hilft mir?"
+    normal, simple = ask(served.ask, question), ask(served.ask, question, simple=True)
+    assert simple["contacts"] and simple["contacts"][0]["id"] == normal["contacts"][0]["id"]
 
 
 def test_staff_search_filters_by_field_and_office(served) -> None:

@@ -17,11 +17,11 @@ from tests.api.conftest import app_client, assert_problem
 
 pytestmark = pytest.mark.integration
 
-CONTRACT_FIELDS = {"question", "lang", "detected_lang", "answered", "answer", "answer_de", "simple", "citations",
-                   "offices", "services", "translation", "dir"}
+CONTRACT_FIELDS = {"question", "lang", "detected_lang", "answered", "coverage", "missing", "answer", "answer_de",
+                   "simple", "citations", "contacts", "offices", "services", "translation", "dir"}
 OPTIONAL_FIELDS = {"generator"}  # only filled in when the optional generator is configured
 CITATION_FIELDS = {"n", "id", "kind", "section", "title", "text", "text_translated", "source", "as_of", "url"}
-CITATION_KINDS = {"measure", "goal", "field", "intro", "strategy", "service", "office"}
+CITATION_KINDS = {"measure", "goal", "field", "intro", "strategy", "service", "procedure", "office"}
 OUT_OF_SCOPE = "Wie wird das Wetter morgen in Jena?"
 
 QUESTIONS: dict[str, dict[str, Any]] = {
@@ -145,26 +145,41 @@ def test_answers_name_the_office_responsible(answers: dict[str, dict[str, Any]])
     assert any(o["name"] in german["answer"] for o in german["offices"])
 
 
-def test_out_of_scope_question_is_not_answered_and_points_to_the_migration_office(client: TestClient) -> None:
+def test_out_of_scope_question_is_not_answered_and_names_a_sourced_contact(client: TestClient) -> None:
     response = client.post("/api/ask", json={"question": OUT_OF_SCOPE})
     assert response.status_code == 200
     answer = response.json()
-    assert answer["answered"] is False
-    assert "office/buero-migration-integration" in {o["id"] for o in answer["offices"]}
-    assert "Büro für Migration und Integration" in answer["answer"]
-    office = next(o for o in answer["offices"] if o["id"] == "office/buero-migration-integration")
-    emails = [item["value"] for item in office["contact"].get("email", [])]
-    assert emails and any(e in answer["answer"] for e in emails)
+    assert answer["answered"] is False and answer["coverage"] == "none"
+    first = answer["contacts"][0]
+    assert first["id"] == "svc/welcome-center" and first["role"] == "fallback"
+    address = first["contact"]["address"][0]
+    assert address["value"] in answer["answer"] and address["source"].startswith("https://")
+    # No promise of help "in person" without an address, and no 2022 Ukraine-help address as the contact.
+    assert "persönlich" not in answer["answer"] and "neu@jena.de" not in answer["answer"]
 
 
-def test_language_without_translation_is_answered_in_german_with_a_notice(client: TestClient) -> None:
+def test_language_without_translation_is_answered_in_english_and_german_with_a_notice(client: TestClient) -> None:
     response = client.post("/api/ask", json={"question": "Wo lerne ich Deutsch?", "lang": "sw"})
     assert response.status_code == 200
     answer = response.json()
-    assert answer["lang"] == "sw"
+    assert answer["lang"] == "en" and answer["dir"] == "ltr"
     assert answer["translation"]["method"] == "none"
     assert answer["translation"]["notice"] and "Deutsch" in answer["translation"]["notice"]
-    assert answer["answer"] == answer["answer_de"]
+    assert answer["answer"] != answer["answer_de"]
+
+
+def test_dari_is_served_with_the_farsi_texts(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": "کجا آلمانی یاد بگیرم؟", "lang": "prs"})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["lang"] == "fa" and answer["dir"] == "rtl" and answer["translation"]["method"] == "memory"
+
+
+def test_arabic_answers_keep_phone_numbers_in_order(client: TestClient) -> None:
+    answer = client.post("/api/ask", json={"question": "تعرضت للتمييز. من يساعدني؟"}).json()
+    assert answer["dir"] == "rtl"
+    phones = [i["value"] for c in answer["contacts"] for i in c["contact"].get("phone", [])]
+    assert phones and all(f"\u2066{p}\u2069" in answer["answer"] for p in phones[:1])
 
 
 def test_language_code_is_accepted_in_any_case(client: TestClient) -> None:

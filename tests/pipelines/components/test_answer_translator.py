@@ -173,13 +173,24 @@ def test_missing_or_broken_packages_fall_back_to_german(tiny_argosmodels, tmp_pa
 
 
 @pytest.mark.integration
-def test_pipeline_answers_an_unsupported_language_in_german_with_a_notice(served) -> None:
+def test_pipeline_answers_an_unsupported_language_in_english_and_german_with_a_notice(served) -> None:
     result = ask(served.ask, "Wo kann ich Deutsch lernen?", lang="sw")
 
     assert result["answered"] is True
-    assert result["translation"] == {"method": "none", "notice": _none_notice_en_de()}
-    assert result["answer"] == result["answer_de"] and MARKER.search(result["answer"])
-    assert result["lang"] == "sw"
+    notice = f"{message('en', 'translation.other_language')} / {message('de', 'translation.other_language')}"
+    assert result["translation"] == {"method": "none", "notice": notice}
+    assert result["lang"] == "en" and MARKER.search(result["answer"])
+    assert result["answer"] != result["answer_de"] and MARKER.findall(result["answer"]) == MARKER.findall(
+        result["answer_de"])
+
+
+def test_an_answer_composed_in_english_for_a_language_without_catalog_stays_english(tmp_path) -> None:
+    composed = {**_answer(), "lang": "en", "answer": "EN answer [1]"}
+    result = AnswerTranslator(packages_dir=str(tmp_path / "none")).run(answer=composed, language="pl",
+                                                                       memory_method="missing")["answer"]
+    assert result["lang"] == "en" and result["answer"] == "EN answer [1]" and result["answer_de"] == ANSWER_DE
+    assert result["translation"]["method"] == "none"
+    assert "cannot answer in this language" in result["translation"]["notice"]
 
 
 @pytest.mark.integration
