@@ -183,6 +183,9 @@ def contact_cards(lead: UnitRecord | None, top: UnitRecord, related: dict[str, U
         for record in (ranked or [])[:3]:
             if record.practical:
                 add(record, "related")
+            for unit_id in record.practice_named if record.plan else ():
+                if unit_id in related:
+                    add(related[unit_id], "related")
     return list(cards.values())[:limit]
 
 
@@ -430,7 +433,7 @@ def _offices(records: list[UnitRecord], language: str) -> list[dict[str, Any]]:
 
 def _services(records: list[UnitRecord]) -> list[dict[str, Any]]:
     return [{"id": r.id, "name": r.title, "category": r.category, "contact": r.contact, "sources": list(r.sources)}
-            for r in records if r.practical]
+            for r in records if r.kind == "service"]
 
 
 def compose_answer(question: Question, ranked: list[UnitRecord], scores: list[float],

@@ -162,3 +162,12 @@ def test_a_lead_without_contact_still_gets_a_card_from_the_next_reachable_answer
     answer = ask("Wer hilft mir mit dem Brief vom Jobcenter?", [counselling, SERVICE])
     assert answer["answer"].startswith("Die AWO berät Zugewanderte.")
     assert [(c["id"], c["role"]) for c in answer["contacts"]] == [("svc/buergerservice", "related")]
+
+
+def test_without_a_reachable_lead_a_plan_close_to_the_top_lends_its_named_service() -> None:
+    procedure = record("proc/arzt-finden", "procedure", "Gehen Sie zuerst in eine Arztpraxis.", title="Arzt finden")
+    plan = record("ik/2.4/z2/m3", "measure", "Die Stadt will Sprachmittlung fördern.", termin="fortlaufend",
+                  practice=("svc/buero",), practice_named=("svc/buero",))
+    answer = ask("Dolmetscher beim Arzt?", [procedure, plan])
+    assert answer["answer"].startswith("Gehen Sie zuerst in eine Arztpraxis.")
+    assert [(c["id"], c["role"]) for c in answer["contacts"]] == [("svc/buero", "related")]
