@@ -234,9 +234,10 @@ def contact_details(contact: dict[str, list[dict[str, Any]]], language: str) -> 
     parts = []
     for kind in CONTACT_KINDS:
         for item in contact.get(kind) or []:
-            # The editor's note is German; "möglicherweise veraltet" is already said by the dated flag.
-            shown = item.get("note") and language == "de" and not (item.get("dated") and "veraltet" in item["note"])
-            note = f", {item['note']}" if shown else ""
+            # An editor's note can be a restriction ("nur für bestimmte Anträge"): it is kept in every language,
+            # in German as written (the card shows it the same way); "möglicherweise veraltet" is already said.
+            shown = item.get("note") and not (item.get("dated") and "veraltet" in item["note"])
+            note = (f", {item['note']}" if language == "de" else f", „{item['note']}“") if shown else ""
             parts.append(f"{message(language, f'contact.{kind}')}: {item['value']} ({_as_of(item, language)}{note})")
     return "; ".join(parts)
 

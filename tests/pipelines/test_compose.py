@@ -171,3 +171,12 @@ def test_without_a_reachable_lead_a_plan_close_to_the_top_lends_its_named_servic
     answer = ask("Dolmetscher beim Arzt?", [procedure, plan])
     assert answer["answer"].startswith("Gehen Sie zuerst in eine Arztpraxis.")
     assert [(c["id"], c["role"]) for c in answer["contacts"]] == [("svc/buero", "related")]
+
+
+def test_a_restriction_noted_on_a_contact_is_kept_in_every_language() -> None:
+    answer = ask("how do I register?", [PROCEDURE], language="en")
+    assert "bs-antrag@jena.de" in answer["answer"]
+    limited = record("svc/x", "service", "X hilft.", title="X", contact={"phone": [
+        {"value": "0361 123456", "source": "s", "as_of": None, "note": "nur für Fachkräfte, nicht für Privatpersonen"}]})
+    answer = ask("who helps?", [limited], language="uk")
+    assert "„nur für Fachkräfte, nicht für Privatpersonen“" in answer["answer"]
