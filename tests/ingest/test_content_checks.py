@@ -9,6 +9,7 @@ import pytest
 from ingest.content_checks import FINDING_CLASSES, check_derived
 from ingest.corpus import load_corpus
 from ingest.translations import load_translation_memory
+from pipelines.i18n import catalog
 from pipelines.units import Unit
 from tests.conftest import CORPUS
 
@@ -71,3 +72,10 @@ def test_the_translation_memory_keeps_modality_restrictions_and_contacts(corpus_
                 for f in check_derived(units[unit_id], language, entry.text,
                                        simple[unit_id].text if unit_id in simple else None)]
     assert not findings, "\n".join(f"{f.unit_id} {f.kind}: {f.detail}" for f in findings)
+
+
+@pytest.mark.parametrize("language", ["de", "en", "uk", "ru", "ar", "fa", "tr", "fr"])
+def test_the_mediation_hint_of_every_answer_presents_the_plan_as_a_plan(language: str) -> None:
+    hint = catalog(language)["answer.mediation"]
+    checked = "de-simple" if language == "de" else language
+    assert [f.kind for f in check_derived(MEASURE, checked, hint) if f.kind in ("modality", "obligation")] == []

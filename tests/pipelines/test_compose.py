@@ -176,7 +176,8 @@ def test_without_a_reachable_lead_a_plan_close_to_the_top_lends_its_named_servic
 def test_a_restriction_noted_on_a_contact_is_kept_in_every_language() -> None:
     answer = ask("how do I register?", [PROCEDURE], language="en")
     assert "bs-antrag@jena.de" in answer["answer"]
-    limited = record("svc/x", "service", "X hilft.", title="X", contact={"phone": [
-        {"value": "0361 123456", "source": "s", "as_of": None, "note": "nur für Fachkräfte, nicht für Privatpersonen"}]})
+    note = "nur für Fachkräfte, nicht für Privatpersonen"
+    limited = record("svc/x", "service", "X hilft.", title="X",
+                     contact={"phone": [{"value": "0361 123456", "source": "s", "as_of": None, "note": note}]})
     answer = ask("who helps?", [limited], language="uk")
     assert "„nur für Fachkräfte, nicht für Privatpersonen“" in answer["answer"]
