@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pipelines.bidi import RTL_LANGUAGES, isolate_ltr
 from pipelines.details import missing_details
 from pipelines.i18n import message
-from pipelines.records import CONTACT_KINDS, UnitRecord, has_contact
+from pipelines.records import CONTACT_KINDS, OfficeCard, UnitRecord, has_contact
 from pipelines.settings import SIMPLE_GERMAN
 
 #: The measure "Sprachmittlung in all offices with customer contact", cited when a non-German speaker is sent
@@ -263,7 +263,7 @@ def plan_header(record: UnitRecord, language: str) -> str:
     return message(language, "answer.plan")
 
 
-def _title(record: UnitRecord, language: str, simple: bool) -> str:
+def _title(record: UnitRecord, language: str) -> str:
     if record.kind in ("office", "service", "procedure"):
         return record.name(language)
     return _teaser(record.text(language, plain_german=True))
@@ -326,11 +326,14 @@ class _Composer:
             lines.append(message(language, "answer.city_plans", items=items))
         if self.q.asker_language != "de" and cards and MEDIATION_UNIT in self.related:
             lines.append(f"{message(language, 'answer.mediation')} [{cites.add(self.related[MEDIATION_UNIT])}]")
+        return lines + self._see_also(language, cites)
+
+    def _see_also(self, language: str, cites: _Citations) -> list[str]:
         others = [r for r in self.ranked[1:] if r.id not in cites.records][: self.limits.see_also]
-        if others:
-            items = "; ".join(f"{_title(r, language, False)} [{cites.add(r)}]" for r in others)
-            lines.append(message(language, "answer.see_also", items=items))
-        return lines
+        if not others:
+            return []
+        return [message(language, "answer.see_also", items="; ".join(f"{_title(r, language)} [{cites.add(r)}]"
+                                                                    for r in others))]
 
     def _glossary(self, record: UnitRecord, language: str) -> list[str]:
         if not record.glossary:
@@ -353,12 +356,11 @@ class _Composer:
                 record = self.related.get(unit_id)
                 if record is not None:
                     section = record.section.split(" › ")[0]
-                    lines.append(f"- {section}: {_title(record, language, False)} [{cites.add(record)}]")
+                    lines.append(f"- {section}: {_title(record, language)} [{cites.add(record)}]")
         else:
             n = cites.add(top)
             lines = []
-            names = [c.names.get(language) and language != "de" and f"{c.name} ({c.names[language]})" or c.name
-                     for c in top.office_cards]
+            names = [_office_name(c, language) for c in top.office_cards]
             if names:
                 key = "answer.responsible_one" if len(names) == 1 else "answer.responsible_many"
                 lines.append(f"{message(language, key, office=names[0], offices=', '.join(names))} [{n}]")
@@ -367,11 +369,7 @@ class _Composer:
             lines.append(f"{_lead_text(top.text(language), self.limits.max_lead_lines)} [{n}]")
         for card, record in self.cards(language):
             lines.append(_contact_line(_card_name(card), card.contact, language, cites.add(record)))
-        others = [r for r in self.ranked[1:] if r.id not in cites.records][: self.limits.see_also]
-        if others:
-            items = "; ".join(f"{_title(r, language, False)} [{cites.add(r)}]" for r in others)
-            lines.append(message(language, "answer.see_also", items=items))
-        return lines
+        return lines + self._see_also(language, cites)
 
     def not_covered(self, language: str, cites: _Citations) -> tuple[list[str], list[ContactCard]]:
         lines = [message(language, "answer.not_covered")]
@@ -402,6 +400,11 @@ def _contact_line(name: str, contact: dict[str, list[dict[str, Any]]], language:
         for item in contact.get(kind) or []:
             items.append(f"- {message(language, f'contact.{kind}')}: {item['value']}. {_as_of(item, language)}.")
     return "\n".join([f"{message(language, 'answer.contact_simple', name=name)} [{n}]", *items])
+
+
+def _office_name(card: OfficeCard, language: str) -> str:
+    translated = card.names.get(language) if language != "de" else None
+    return f"{card.name} ({translated})" if translated and translated != card.name else card.name
 
 
 def _card_name(card: ContactCard) -> str:
