@@ -71,11 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    admin.router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # Outermost last: logging sees every request; limits run before any work is done.
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                       allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
+    # Outermost last: logging sees every request; limits run before any work is done. CORS wraps the limits, so
+    # that a refusal (413, 415, 429) reaches a widget on another origin readably instead of as "status 0", and
+    # a preflight is answered before the rate limit (it must not cost the asker a question).
     app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, routes=app.router.routes)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                       allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
     return app

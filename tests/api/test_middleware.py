@@ -121,6 +121,33 @@ def test_sixth_question_within_a_minute_is_told_to_wait(limited_app) -> None:  #
         assert neighbour.post("/api/ask", json={"question": "Wo lerne ich Deutsch?"}).status_code == 200
 
 
+def test_preflights_do_not_use_up_questions_and_refusals_carry_cors_headers(
+        ingested_settings: Settings) -> None:
+    origin = ingested_settings.cors_origins[0]
+    app = create_app(ingested_settings.model_copy(update={"rate_limit_per_minute": 2}))
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    with TestClient(app, client=("198.51.100.9", 40000)) as browser:
+        for _ in range(5):
+            answered = browser.options("/api/ask", headers=preflight)
+            assert answered.status_code == 200 and answered.headers["access-control-allow-origin"] == origin
+        for _ in range(2):
+            asked = browser.post("/api/ask", json={"question": "Wo lerne ich Deutsch?"}, headers={"Origin": origin})
+            assert asked.status_code == 200
+        refused = browser.post("/api/ask", json={"question": "Wo lerne ich Deutsch?"}, headers={"Origin": origin})
+        assert refused.status_code == 429
+        assert refused.headers["access-control-allow-origin"] == origin  # the widget can say "please wait"
+    with TestClient(create_app(ingested_settings), client=("198.51.100.10", 40000)) as browser:
+        too_big = browser.post("/api/ask", content=b"{" + b" " * 20_000 + b"}",
+                               headers={"Origin": origin, "Content-Type": "application/json"})
+        wrong_type = browser.post("/api/ask", content=b"x", headers={"Origin": origin, "Content-Type": "text/plain"})
+        for refusal, status in ((too_big, 413), (wrong_type, 415)):
+            assert refusal.status_code == status and refusal.headers["access-control-allow-origin"] == origin
+        foreign = browser.post("/api/ask", content=b"x", headers={"Origin": FOREIGN_ORIGIN,
+                                                                   "Content-Type": "text/plain"})
+        assert foreign.status_code == 415 and "access-control-allow-origin" not in foreign.headers
+
+
 PRIVATE_QUESTION = "Zebrafink-4711 wo lerne ich Deutsch?"
 PRIVATE_QUERY = "Okapi-0815"
 CLIENT_ADDRESS = ("203.0.113.42", 51234)
