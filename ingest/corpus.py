@@ -332,8 +332,7 @@ def service_unit(service: Service) -> Unit:
                "responsible": list(service.responsible), "links": list(service.links),
                "conflicts": list(service.conflicts),
                # What the sources say currently: a detail known only from an outdated fact is not "given".
-               "fact_fields": list(dict.fromkeys(f["field"] for f in service.facts if not f.get("dated"))),
-               "dated_facts": [f["field"] for f in service.facts if f.get("dated")]},
+               "fact_fields": list(dict.fromkeys(f["field"] for f in service.facts if not f.get("dated")))},
     )
 
 

@@ -88,7 +88,7 @@ def unit_payload(unit: Unit, corpus: Corpus, memory: TranslationMemory,
     if unit.kind in PRACTICAL_KINDS:
         payload["service"] = {k: unit.extra[k] for k in ("category", "contact", "sources", "short_name",
                                                           "not_in_sources", "responsible", "links", "conflicts",
-                                                          "fact_fields", "dated_facts")}
+                                                          "fact_fields")}
     payload["practice"] = list(unit.extra.get("practice") or [])
     payload["practice_named"] = list(unit.extra.get("practice_named") or [])
     if unit.kind == "office":

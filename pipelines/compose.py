@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from pipelines.bidi import RTL_LANGUAGES, isolate_ltr
@@ -285,7 +286,10 @@ class _Composer:
             return []
         return contact_cards(self.lead, self.top, self.related, language, self.limits.max_contacts, self.ranked)
 
+    @cached_property
     def missing(self) -> list[str]:
+        """Details asked for that the lead (or best) unit and its services do not give; the same in every
+        language, so computed once."""
         if self.top is None:
             return []
         focus = self.lead or self.top
@@ -307,7 +311,7 @@ class _Composer:
         for card, record in cards:
             name = (record.short_name or card.name) if self.q.simple and record.id == card.id else _card_name(card)
             lines.append(_contact_line(name, card.contact, language, cites.add(record), self.q.simple))
-        missing = self.missing()
+        missing = self.missing
         if missing:
             what = ", ".join(message(language, f"detail.{d}") for d in missing)
             if cards:
@@ -468,7 +472,7 @@ def compose_answer(question: Question, ranked: list[UnitRecord], scores: list[fl
         if lang == question.language:
             cited = list(cites.records.values())
             contacts = lang_cards
-    missing = composer.missing() if answered else []
+    missing = composer.missing if answered else []
     coverage: Coverage = "none" if not answered else ("partial" if missing else "full")
     return ComposedAnswer(
         question=question.text, lang=question.language, detected_lang=question.detected_language,

@@ -95,10 +95,6 @@ class TranslationMemoryLookup:
             data["init_parameters"]["document_store"])
         return default_from_dict(cls, data)
 
-    def records(self, build: str, unit_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Records by unit id from one build (cached)."""
-        return self._records.get(build, unit_ids)
-
     @component.output_types(documents=list[Document], method=str)
     def run(self, documents: list[Document], language: str) -> dict[str, Any]:
         """
@@ -112,7 +108,7 @@ class TranslationMemoryLookup:
         by_build: dict[str, list[str]] = {}
         for doc in documents:
             by_build.setdefault(doc.meta["build"], []).append(doc.meta["unit_id"])
-        records = {(b, u): r for b, ids in by_build.items() for u, r in self.records(b, ids).items()}
+        records = {(b, u): r for b, ids in by_build.items() for u, r in self._records.get(b, ids).items()}
         for doc in documents:
             record = records.get((doc.meta["build"], doc.meta["unit_id"]))
             if record is None:  # the build was dropped under us; the caller retries on a fresh build
