@@ -9,22 +9,24 @@ PORT ?= 8000
 # The CPU build is small: set TORCH_INDEX=https://download.pytorch.org/whl/cpu where that index is reachable.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
+# Pinned versions (what CI tested): every install below is constrained by this file; `make lock` refreshes it.
+CONSTRAINTS ?= constraints.txt
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 TORCH_INDEX_ARG := $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX),)
 
-.PHONY: run test install install-dev ingest serve lint format eval bench browser-deps clean
+.PHONY: run test install install-dev ingest serve lint format eval bench browser-deps clean lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(PIP) install $(TORCH_INDEX_ARG) "$(TORCH_SPEC)"
-	$(PIP) install -e ".[argos]"
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) install -c $(CONSTRAINTS) $(TORCH_INDEX_ARG) "$(TORCH_SPEC)"
+	$(PIP) install -c $(CONSTRAINTS) -e ".[argos]"
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed package.json
-	$(PIP) install -e ".[argos,st,dev]"
+$(VENV)/.installed-dev: $(VENV)/.installed package.json $(CONSTRAINTS)
+	$(PIP) install -c $(CONSTRAINTS) -e ".[argos,st,dev]"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -65,6 +67,14 @@ eval: install
 
 bench: install
 	$(BIN)/wegweiser bench
+
+# Resolve pyproject.toml's ranges afresh in a throw-away venv and pin the result.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install $(TORCH_INDEX_ARG) "$(TORCH_SPEC)"
+	.lock-venv/bin/pip install -e ".[argos,st,dev]"
+	{ head -2 $(CONSTRAINTS); .lock-venv/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf .lock-venv
 
 clean:
 	rm -rf $(VENV) node_modules data .pytest_cache
