@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import PipelineTimeoutError
+from api.scheduler import ClientGoneError, FairScheduler
 from pipelines.serving import Served, ServingState
 from pipelines.settings import Settings
 
@@ -32,37 +33,91 @@ async def get_served(serving: Annotated[ServingState, Depends(get_serving)]) -> 
 
 
 class PipelineRunner:
-    """Runs blocking pipeline work in the thread pool, at most ``concurrency`` at once, each within a timeout.
+    """Runs blocking pipeline work in the thread pool: ``concurrency`` runs at once, shared fairly between
+    clients by their recent run time (see :class:`api.scheduler.FairScheduler`), each request within a timeout.
 
-    The bound keeps one slow question from starving the others; a run that exceeds the timeout answers 503
-    (its thread finishes in the background, and its slot is released only then).
+    A request that times out answers 503; its thread finishes in the background and keeps its slot until then.
+    Work for a client that hung up while it waited is never started.
     """
 
-    def __init__(self, concurrency: int, timeout_s: float) -> None:
-        self.semaphore = asyncio.Semaphore(concurrency)
+    def __init__(self, concurrency: int, timeout_s: float, per_client: int) -> None:
+        self.scheduler = FairScheduler(concurrency, per_client)
         self.timeout_s = timeout_s
 
-    async def __call__(self, func: Callable[..., T], *args: Any) -> T:
-        deadline = asyncio.get_running_loop().time() + self.timeout_s
+    async def __call__(self, client: str, func: Callable[..., T], *args: Any,
+                       gone: asyncio.Event | None = None) -> T:
+        """Run ``func(*args)`` for ``client``.
+
+        :param gone: set when the client hangs up.
+        :raises ClientBusyError: when the client already has its share of requests admitted.
+        :raises ClientGoneError: when the client hung up before the work started.
+        :raises PipelineTimeoutError: when the wait and the run together exceed the timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        self.scheduler.admit(client)
+        task: asyncio.Future[T] | None = None
         try:
-            await asyncio.wait_for(self.semaphore.acquire(), timeout=self.timeout_s)
-        except TimeoutError as exc:
-            raise PipelineTimeoutError("waited too long for a free slot") from exc
-        task = asyncio.ensure_future(run_in_threadpool(func, *args))
-        task.add_done_callback(lambda _: self.semaphore.release())
-        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+            try:
+                await self.scheduler.acquire(client, self.timeout_s, gone.wait if gone else None)
+            except TimeoutError as exc:
+                raise PipelineTimeoutError("waited too long for a free slot") from exc
+            if gone is not None and gone.is_set():
+                self.scheduler.release()
+                raise ClientGoneError(client)
+            started = loop.time()
+            task = asyncio.ensure_future(run_in_threadpool(func, *args))
+        finally:
+            if task is None:
+                self.scheduler.leave(client)
+
+        def finished(_: asyncio.Future[T]) -> None:
+            self.scheduler.record(client, loop.time() - started)
+            self.scheduler.release()
+            self.scheduler.leave(client)
+
+        task.add_done_callback(finished)
+        remaining = max(0.0, deadline - loop.time())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout=remaining)
         except TimeoutError as exc:
             raise PipelineTimeoutError("pipeline run timed out") from exc
 
 
-def get_runner(request: Request) -> PipelineRunner:
-    """The app's pipeline runner."""
-    return request.app.state.runner
+class RequestRunner:
+    """The pipeline runner bound to one request: its client and whether that client is still there."""
+
+    def __init__(self, runner: PipelineRunner, client: str, gone: asyncio.Event) -> None:
+        self.runner = runner
+        self.client = client
+        self.gone = gone
+
+    async def __call__(self, func: Callable[..., T], *args: Any) -> T:
+        return await self.runner(self.client, func, *args, gone=self.gone)
+
+
+async def _listen_for_disconnect(request: Request, gone: asyncio.Event) -> None:
+    # Called once the body has been read (FastAPI reads it before resolving dependencies): the server's next
+    # message is the client's disconnect (uvicorn also sends it once the response is complete).
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
+
+
+async def get_runner(request: Request) -> AsyncIterator[RequestRunner]:
+    """The app's pipeline runner, bound to this request's client (its address as resolved by
+    :class:`api.clients.ClientAddressMiddleware`)."""
+    gone = asyncio.Event()
+    listener = asyncio.ensure_future(_listen_for_disconnect(request, gone))
+    try:
+        yield RequestRunner(request.app.state.runner, request.client.host if request.client else "unknown", gone)
+    finally:
+        listener.cancel()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ServedDep = Annotated[Served, Depends(get_served)]
 ServingDep = Annotated[ServingState, Depends(get_serving)]
-RunnerDep = Annotated[PipelineRunner, Depends(get_runner)]
+RunnerDep = Annotated[RequestRunner, Depends(get_runner)]

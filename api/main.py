@@ -13,23 +13,26 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from api.clients import ClientAddressMiddleware
 from api.deps import PipelineRunner
 from api.errors import install_error_handlers
+from api.gaps import purging_gaps
 from api.middleware import (
+    HeadAsGetMiddleware,
     RateLimitMiddleware,
     RequestLimitsMiddleware,
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
 )
+from api.redirects import RelativeRedirectMiddleware
 from api.routes import admin, ask, health, languages, offices, pages, search, units
+from api.timeouts import BodyTimeoutMiddleware
 from pipelines.serving import ServingState
 from pipelines.settings import Settings, get_settings
 from pipelines.store import IndexNotReadyError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-# Pipeline runs at once: two cores, and the embedder holds a lock anyway.
-PIPELINE_CONCURRENCY = 4
 
 
 @asynccontextmanager
@@ -41,7 +44,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     except (IndexNotReadyError, StoreUnavailableError) as exc:
         # Serve anyway: /healthz answers, /readyz and the API say why they cannot answer yet.
         logger.warning("starting without an index: %s", exc)
-    yield
+    # Expired gap entries are deleted on a timer, not only when someone writes or reads the file.
+    async with purging_gaps(app.state.settings) as app.state.gaps_purger:
+        yield
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -62,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.serving = ServingState(settings)
-    app.state.runner = PipelineRunner(PIPELINE_CONCURRENCY, settings.request_timeout_s)
+    app.state.runner = PipelineRunner(settings.pipeline_concurrency, settings.request_timeout_s,
+                                      settings.requests_in_flight_per_client)
     install_error_handlers(app)
     app.state.reindex = admin.ReindexJob()
     if not settings.qdrant_url:
@@ -74,10 +80,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: logging sees every request; limits run before any work is done. CORS wraps the limits, so
     # that a refusal (413, 415, 429) reaches a widget on another origin readably instead of as "status 0", and
     # a preflight is answered before the rate limit (it must not cost the asker a question).
+    # Innermost: the trailing-slash redirects (/staff/ → /staff) name no host taken from the request.
+    app.add_middleware(RelativeRedirectMiddleware)
     app.add_middleware(RequestLimitsMiddleware, max_body_bytes=settings.max_body_bytes, routes=app.router.routes)
     app.add_middleware(RateLimitMiddleware, per_minute=settings.rate_limit_per_minute)
+    # Inside CORS too: a 408 for a body that never came is readable cross-origin.
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=settings.body_timeout_s)
     app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                        allow_headers=["Content-Type"], allow_credentials=False, max_age=600)
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLogMiddleware)
+    # Outermost: every limit and check below sees the client as WEGWEISER_TRUSTED_PROXIES resolves it.
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies)
     return app

@@ -136,6 +136,30 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+class HeadAsGetMiddleware:
+    """Answers ``HEAD`` on every ``GET`` route: the route runs as ``GET`` and only the headers are sent.
+
+    Monitors and link checkers use ``HEAD``; FastAPI's routes only declare ``GET``, and would answer 405.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)  # the start message keeps GET's content-length, as HEAD should
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
 class SecurityHeadersMiddleware:
     """Security headers on every response; a strict Content-Security-Policy on HTML pages."""
 

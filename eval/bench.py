@@ -190,7 +190,8 @@ def running_server(settings: Settings) -> Iterator[Server]:
     env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE}
     log = Path(tempfile.mkstemp(prefix="wegweiser-bench-", suffix=".log")[1])
     command = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--no-access-log"]
+               "--port", str(port), "--log-level", "warning", "--no-access-log",
+               "--no-proxy-headers"]
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Languages with a curated translation memory, a glossary column and UI strings.
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
 
     # Origins allowed to call the API from a browser (the demo page's own origin is always allowed).
     cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client; empty: only the socket
+    # address counts (for the rate limits and the admin endpoint's "from this machine" check).
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Log question texts (off by default; personal data).
     log_questions: bool = False
     # Keep anonymised unanswered questions to find content gaps (off by default).
@@ -62,13 +65,28 @@ class Settings(BaseSettings):
     gaps_retention_days: int = Field(default=30, ge=1, le=365)
     # File of anonymised unanswered questions.
     gaps_path: Path = PROJECT_ROOT / "data" / "gaps.jsonl"
+    # Largest size of that file in bytes; once reached, new questions are not kept until old ones expire.
+    gaps_max_bytes: int = Field(default=5_000_000, ge=1024, le=500_000_000)
 
     # Requests per minute a single client may send to /api/*.
     rate_limit_per_minute: int = Field(default=120, ge=1, le=100_000)
+    # Questions and searches answered at once (the rest wait, fairly shared between clients): one per core, as
+    # the embedder runs one question at a time and the rest of a run holds Python's interpreter lock.
+    pipeline_concurrency: int = Field(default=2, ge=1, le=64)
+    # Questions and searches one client may have in the works at once (waiting or running); more get a 429.
+    requests_in_flight_per_client: int = Field(default=2, ge=1, le=1000)
     # Largest accepted request body in bytes.
     max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     # Seconds one pipeline run may take before the request gets a 503.
     request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Seconds a connection may take to deliver a request's headers before it gets a 408 and is closed.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Seconds a request may take to deliver its body before it gets a 408 and the connection is closed.
+    body_timeout_s: float = Field(default=15.0, gt=0, le=300)
+    # Open connections plus running requests (uvicorn's limit_concurrency) beyond which requests get a 503.
+    max_connections: int = Field(default=200, ge=2, le=100_000)
+    # Seconds `serve` waits for running requests after SIGTERM before it cancels them and exits.
+    graceful_shutdown_s: int = Field(default=10, ge=1, le=300)
 
     # Answers and search results remembered per index build (0 turns the in-memory cache off).
     answer_cache_size: int = Field(default=1024, ge=0, le=100_000)
@@ -78,6 +96,18 @@ class Settings(BaseSettings):
     # Optional generator: an OpenAI-compatible endpoint (off when unset).
     generator_url: str | None = None
     generator_model: str = "local-model"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        import ipaddress
+
+        for value in values:
+            try:
+                ipaddress.ip_network(value.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or network: {value!r}") from exc
+        return [value.strip() for value in values]
 
     @property
     def store_location(self) -> str:

@@ -140,11 +140,14 @@ def serve(
     """Serve the API, the widget, the demo page and the staff page."""
     import uvicorn
 
+    from api.server import uvicorn_options
+
     settings = get_settings()
     if workers > 1 and not settings.qdrant_url:
         _fail("the embedded store can be opened by one process only: use --workers 1 or WEGWEISER_QDRANT_URL")
+    # Slow-client deadlines, the connection limit, bounded shutdown and logging: see api/server.py.
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False, log_level="info")
+                **uvicorn_options(settings))
 
 
 def _progress(label: str) -> Progress:

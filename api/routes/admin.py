@@ -59,8 +59,14 @@ class ReindexJob:
 
 def _authorize(request: Request, settings: Settings, authorization: str | None) -> None:
     client = (request.client.host if request.client else "")
-    expected = f"Bearer {ensure_token(settings)}"
-    if client not in LOOPBACK or not authorization or not hmac.compare_digest(authorization, expected):
+    expected = f"Bearer {ensure_token(settings)}".encode()
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500), and any
+    # header (missing, malformed, another scheme or token, non-ASCII) must get the same 403 in constant time.
+    given = (authorization or "").encode("utf-8", errors="replace")
+    # A request that came through a proxy nobody declared (forwarding headers from an untrusted peer, see
+    # api/clients.py) is not "from this machine", even when that proxy runs here.
+    proxied = request.scope.get("state", {}).get("forwarded_by_untrusted_peer", False)
+    if client not in LOOPBACK or proxied or not hmac.compare_digest(given, expected):
         raise HTTPException(403, "admin calls need the local admin token and must come from this machine")
 
 

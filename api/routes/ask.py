@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 from haystack.core.errors import PipelineRuntimeError
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import RunnerDep, ServedDep, ServingDep, SettingsDep
 from api.gaps import record_gap
@@ -50,5 +51,10 @@ async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep
     if settings.log_questions:
         logger.info("question lang=%s answered=%s: %s", answer["lang"], answer["answered"], request.question)
     if not answer["answered"] and settings.log_gaps:
-        record_gap(settings, request.question, answer["detected_lang"])
+        try:
+            # Off the event loop: the append may wait for another worker's lock on the gaps file.
+            await run_in_threadpool(record_gap, settings, request.question, answer["detected_lang"])
+        except OSError as exc:
+            # The asker still gets the answer when the gaps file cannot be written (full disk, permissions).
+            logger.warning("unanswered question not kept in the gaps file: %s", exc)
     return AskResponse(**answer, dir=direction(answer["lang"]))

@@ -33,7 +33,8 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 async def get_demo_page(request: Request) -> HTMLResponse:
     """A "Neu in Jena" portal page with the widget embedded as an editor would."""
-    return TEMPLATES.TemplateResponse(request, "demo.html", {"origin": str(request.base_url).rstrip("/")})
+    # Relative URLs only: the request's Host header is the client's to choose and must not end up in the page.
+    return TEMPLATES.TemplateResponse(request, "demo.html", {})
 
 
 @router.get("/staff", response_class=HTMLResponse)

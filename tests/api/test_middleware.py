@@ -188,3 +188,18 @@ def test_every_api_operation_documents_the_rate_limit(client: TestClient) -> Non
     assert operations
     for path, operation in operations:
         assert "429" in operation["responses"], path
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/", "/staff", "/api/languages", "/widget/wegweiser-chat.js",
+                                  "/api/search?q=Sprachmittlung"])
+def test_monitors_may_use_head_on_every_page_and_get_endpoint(client: TestClient, path: str) -> None:
+    got, head = client.get(path), client.head(path)
+    assert got.status_code == 200
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == got.headers["content-length"]
+    assert head.headers["x-content-type-options"] == "nosniff"
+
+
+def test_head_is_not_a_way_around_post_only_routes(client: TestClient) -> None:
+    assert client.head("/api/ask").status_code == 405

@@ -11,6 +11,8 @@ from tests.api.conftest import assert_problem
 
 pytestmark = pytest.mark.integration
 
+FOREIGN_HOST = "evil.example"
+
 
 @pytest.mark.parametrize("path", ["/", "/staff"])
 def test_pages_are_html_in_german(client: TestClient, path: str) -> None:
@@ -23,6 +25,21 @@ def test_pages_are_html_in_german(client: TestClient, path: str) -> None:
 def test_demo_page_embeds_the_widget(client: TestClient) -> None:
     page = client.get("/").text
     assert "wegweiser-chat" in page and "/widget/wegweiser-chat.js" in page
+
+
+@pytest.mark.parametrize("path", ["/", "/staff", "/sources/integrationskonzept", "/sources/services"])
+def test_pages_name_no_host_the_request_sent(client: TestClient, path: str) -> None:
+    response = client.get(path, headers={"Host": FOREIGN_HOST})
+    assert response.status_code == 200
+    assert FOREIGN_HOST not in response.text
+    assert not any(FOREIGN_HOST in value for value in response.headers.values())
+
+
+def test_demo_page_loads_the_widget_from_its_own_origin(client: TestClient) -> None:
+    page = client.get("/", headers={"Host": FOREIGN_HOST}).text
+    assert '<script type="module" src="/widget/wegweiser-chat.js"></script>' in page
+    # No api-url: the widget calls the origin it was loaded from.
+    assert re.findall(r"<wegweiser-chat\b[^>]*>", page) == ["<wegweiser-chat>"]
 
 
 @pytest.mark.parametrize("document, prefix", [("integrationskonzept", "ik-"), ("sozialstrategie", "ks-"),

@@ -1,0 +1,268 @@
+"""Slow and greedy clients against the real ``wegweiser serve`` (a uvicorn subprocess), over raw sockets.
+
+Incomplete headers and bodies are closed with a 408 instead of being held for ever, a connection limit answers
+503 beyond it, SIGTERM ends the process even while a client holds an unfinished body, and the server's log
+carries question texts exactly when ``WEGWEISER_LOG_QUESTIONS`` is on. The first four need no index (the
+server still answers /healthz); the logging test asks real questions and warms up the real model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipelines.settings import PROJECT_ROOT, Settings
+from tests.test_faults import free_port
+
+HEADER_TIMEOUT_S = 2
+BODY_TIMEOUT_S = 3
+#: Generous bound on "closed rather than held for ever": the deadline plus a busy two-core machine's slack.
+SLACK_S = 10.0
+HALF_OPEN = 300
+PARTIAL_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def ask_head(content_length: int) -> bytes:
+    return (b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + str(content_length).encode() + b"\r\n\r\n")
+
+
+@dataclass
+class ServerProcess:
+    """A ``wegweiser serve`` subprocess on 127.0.0.1; its stderr goes to ``log``."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def connect(self) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def stderr(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+def start_server(root: Path, env: dict[str, str], startup_s: float = 60) -> ServerProcess:
+    """Start ``wegweiser serve`` with settings under ``root`` and wait until /healthz answers."""
+    port = free_port()
+    log = root / f"server-{port}.log"
+    environment = {**os.environ, "WEGWEISER_QDRANT_PATH": str(root / "qdrant"), "WEGWEISER_ARGOS_DIR":
+                   str(root / "argos"), "WEGWEISER_GAPS_PATH": str(root / "gaps.jsonl"), **env}
+    with log.open("wb") as sink:
+        process = subprocess.Popen([sys.executable, "-m", "wegweiser.cli", "serve", "--host", "127.0.0.1",
+                                    "--port", str(port)], cwd=PROJECT_ROOT, env=environment,
+                                   stdout=subprocess.DEVNULL, stderr=sink)
+    server = ServerProcess(process, port, log)
+    deadline = time.monotonic() + startup_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with server.connect() as sock:
+                sock.sendall(HEALTHZ)
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop(server)
+    raise AssertionError(f"the server did not start:\n{server.stderr()[-2000:]}")
+
+
+def stop(server: ServerProcess) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(timeout=10)
+
+
+Serve = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    """Starts servers (stopped at the end of the test); keyword arguments become ``WEGWEISER_*`` variables."""
+    started: list[ServerProcess] = []
+
+    def start(root: Path = tmp_path, startup_s: float = 60, **settings: object) -> ServerProcess:
+        env = {f"WEGWEISER_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+               for name, value in settings.items()}
+        started.append(start_server(root, env, startup_s))
+        return started[-1]
+
+    yield start
+    for server in started:
+        stop(server)
+
+
+def read_until_closed(sock: socket.socket, deadline: float) -> tuple[bytes, bool]:
+    """What the server sent, and whether it closed the connection before ``deadline``."""
+    data = b""
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            break
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+    return data, False
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One complete response with a Content-Length (the connection stays open)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                  if line.startswith(b"content-length:"))
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head + b"\r\n\r\n" + body
+
+
+def test_connections_without_complete_headers_are_closed_after_the_header_timeout(serve: Serve) -> None:
+    server = serve(header_timeout_s=HEADER_TIMEOUT_S)
+    sockets = []
+    try:
+        opened = time.monotonic()
+        for n in range(HALF_OPEN):
+            sock = server.connect()
+            if n % 2:  # half of them send part of a request head, the other half nothing at all
+                sock.sendall(PARTIAL_HEADERS)
+            sockets.append(sock)
+        deadline = opened + HEADER_TIMEOUT_S + SLACK_S
+        results = [read_until_closed(sock, deadline) for sock in sockets]
+        closed_after = time.monotonic() - opened
+    finally:
+        for sock in sockets:
+            sock.close()
+    held = sum(not closed for _, closed in results)
+    print(f"\n{HALF_OPEN} half-open connections, header timeout {HEADER_TIMEOUT_S} s: {held} held, "
+          f"all answered within {closed_after:.1f} s")
+    assert held == 0
+    assert all(data.startswith(b"HTTP/1.1 408 ") for data, _ in results)
+    with server.connect() as sock:  # and the server still serves
+        sock.sendall(HEALTHZ)
+        assert sock.recv(64).startswith(b"HTTP/1.1 200")
+
+
+def test_a_kept_alive_connection_gets_a_new_header_deadline_for_each_request(serve: Serve) -> None:
+    server = serve(header_timeout_s=HEADER_TIMEOUT_S)
+    with server.connect() as sock:
+        sock.sendall(HEALTHZ)
+        assert read_response(sock).startswith(b"HTTP/1.1 200")
+        # The first byte of the next request stops uvicorn's keep-alive timer; the header deadline takes over.
+        sock.sendall(PARTIAL_HEADERS)
+        data, closed = read_until_closed(sock, time.monotonic() + HEADER_TIMEOUT_S + SLACK_S)
+    assert closed and data.startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_body_that_does_not_arrive_in_time_gets_408_and_the_connection_is_closed(serve: Serve) -> None:
+    server = serve(body_timeout_s=BODY_TIMEOUT_S)
+    body = b'{"question": "Wo finde ich einen Dolmetscher?"}'
+    with server.connect() as sock:
+        sent = time.monotonic()
+        sock.sendall(ask_head(len(body)) + body[:10])
+        data, closed = read_until_closed(sock, sent + BODY_TIMEOUT_S + SLACK_S)
+        seconds = time.monotonic() - sent
+    status_line = data.split(b"\r\n", 1)[0]
+    print(f"\nhalf a body, body timeout {BODY_TIMEOUT_S} s: {status_line!r}, closed after {seconds:.1f} s")
+    assert closed and data.startswith(b"HTTP/1.1 408 ")
+    assert b"connection: close" in data.lower() and b"did not arrive" in data
+
+
+def test_requests_beyond_max_connections_get_503_until_connections_are_freed(serve: Serve) -> None:
+    limit = 20
+    server = serve(max_connections=limit, header_timeout_s=60)
+    idle = [server.connect() for _ in range(limit)]
+    try:
+        with server.connect() as sock:
+            sock.sendall(HEALTHZ)
+            refused = sock.recv(4096)
+    finally:
+        for sock in idle:
+            sock.close()
+    assert refused.startswith(b"HTTP/1.1 503 "), refused[:200]
+    deadline = time.monotonic() + SLACK_S
+    while True:  # the server notices the closed connections within moments
+        with server.connect() as sock:
+            sock.sendall(HEALTHZ)
+            answer = sock.recv(64)
+        if answer.startswith(b"HTTP/1.1 200") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+
+
+def test_sigterm_ends_the_server_while_a_client_holds_an_unfinished_body(serve: Serve) -> None:
+    graceful_s = 2
+    # The body deadline is far away: only the graceful-shutdown bound can end this request.
+    server = serve(body_timeout_s=300, graceful_shutdown_s=graceful_s)
+    with server.connect() as sock:
+        sock.sendall(ask_head(100) + b'{"question": "Wo finde')
+        time.sleep(0.5)  # the request is now waiting for the rest of its body
+        signalled = time.monotonic()
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            code = server.process.wait(timeout=graceful_s + SLACK_S)
+        except subprocess.TimeoutExpired:
+            code = None
+        seconds = time.monotonic() - signalled
+    print(f"\nSIGTERM with an unfinished body held, graceful shutdown {graceful_s} s: exit code {code} after "
+          f"{seconds:.1f} s")
+    assert code is not None, f"the server was still running {seconds:.0f} s after SIGTERM"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_questions_reach_the_log_only_when_log_questions_is_on(
+        serve: Serve, ingested_settings: Settings, tmp_path: Path) -> None:
+    import httpx
+
+    shutil.copytree(ingested_settings.qdrant_path, tmp_path / "qdrant", ignore=shutil.ignore_patterns(".lock"))
+    logs = {}
+    for log_questions in (True, False):  # one after the other: the embedded store admits one process
+        marker = f"pruefmarke{uuid.uuid4().hex[:8]}"
+        server = serve(startup_s=240, log_questions=log_questions)
+        response = httpx.post(f"http://127.0.0.1:{server.port}/api/ask", timeout=120,
+                              json={"question": f"Wo finde ich einen Dolmetscher für den Arztbesuch? {marker}"})
+        assert response.status_code == 200, response.text
+        stop(server)
+        logs[log_questions] = (marker, server.stderr())
+    for log_questions, (marker, text) in logs.items():
+        assert "POST /api/ask 200" in text, text[-2000:]  # the request line: logging is configured
+        assert (marker in text) is log_questions, text[-2000:]
+
+
+def test_forwarded_for_counts_only_from_the_proxies_an_operator_trusts(serve: Serve, tmp_path: Path) -> None:
+    """Uvicorn on its own trusts X-Forwarded-For from 127.0.0.1: a new header per request was a new bucket."""
+    def statuses(server: ServerProcess) -> list[int]:
+        with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", timeout=10) as http:
+            return [http.get("/api/languages", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+                    for i in range(1, 8)]
+
+    direct = statuses(serve(rate_limit_per_minute=3))
+    assert direct[:3] == [200, 200, 200] and set(direct[3:]) == {429}
+    (tmp_path / "proxied").mkdir()
+    behind_proxy = statuses(serve(root=tmp_path / "proxied", rate_limit_per_minute=3,
+                                  trusted_proxies='["127.0.0.1"]'))
+    assert behind_proxy == [200] * 7  # each visitor named by the trusted proxy has their own limit
