@@ -196,19 +196,24 @@ def running_server(settings: Settings) -> Iterator[Server]:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        ready = _wait_ready(url, process, log)
+        ready = wait_ready(url, process, log)
         yield Server(url, process, log, ready)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop_process(process)
         log.unlink(missing_ok=True)  # its tail is in the error message when startup failed
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Terminate a server process; kill it when it has not exited after ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     detail = "no answer yet"
     while time.monotonic() < deadline:

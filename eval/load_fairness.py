@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from eval.bench import RESULTS_DIR, _wait_ready, free_port, latency_summary
+from eval.bench import RESULTS_DIR, wait_ready, free_port, latency_summary, stop_process
 from eval.questions import load_questions
 from pipelines.settings import get_settings
 
@@ -88,15 +88,10 @@ def serve(app_dir: Path, rate_limit: int, extra_env: dict[str, str]) -> Iterator
             )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(url, process, log)
+            wait_ready(url, process, log)
             yield url, process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process, timeout=30)
 
 
 def _client(url: str, address: str, timeout: float) -> httpx.AsyncClient:
