@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from eval.bench import RESULTS_DIR, wait_ready, free_port, latency_summary, stop_process
+from eval.bench import RESULTS_DIR, free_port, latency_summary, stop_process, wait_ready
 from eval.questions import load_questions
 from pipelines.settings import get_settings
 
