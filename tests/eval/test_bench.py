@@ -39,6 +39,14 @@ def test_bench_reports_a_small_search_load_without_errors(ingested_settings: Set
     assert search["requests_per_s"] > 0 and search["peak_rss_mb"] > 0
     assert 0 < search["latency_ms"]["median"] <= search["latency_ms"]["p95"] <= search["latency_ms"]["max"]
     assert "req/s" in done.stdout and "search" in done.stdout  # the table for the operator
+    # The run states its own floor, and the request figures as multiples of it.
+    floor = report["floor"]
+    assert 0 < floor["latency_ms"] <= min(floor["median_ms_by_threads"].values()) + 0.01
+    assert search["ratios"]["p50_over_floor"] == round(search["latency_ms"]["median"] / floor["latency_ms"], 2)
+    assert search["ratios"]["p50_over_floor"] >= 1  # a request embeds its question, and does more
+    assert 0 < search["ratios"]["throughput_over_limit"] <= 1.5
+    assert report["server"]["start_to_first_answer_s"] > 0
+    assert "× floor" in done.stdout
 
 
 def test_bench_refuses_a_store_another_process_holds(ingested_settings: Settings, tmp_path: Path) -> None:
