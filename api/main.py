@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.clients import ClientAddressMiddleware
 from api.deps import PipelineRunner
 from api.errors import install_error_handlers
+from api.feedback import purging_feedback
 from api.gaps import purging_gaps
 from api.middleware import (
     HeadAsGetMiddleware,
@@ -25,7 +26,7 @@ from api.middleware import (
     SecurityHeadersMiddleware,
 )
 from api.redirects import RelativeRedirectMiddleware
-from api.routes import admin, ask, health, languages, offices, pages, search, units
+from api.routes import admin, ask, docs, feedback, health, languages, offices, pages, search, staff_pages, units
 from api.timeouts import BodyTimeoutMiddleware
 from pipelines.serving import ServingState
 from pipelines.settings import Settings, get_settings
@@ -45,7 +46,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Serve anyway: /healthz answers, /readyz and the API say why they cannot answer yet.
         logger.warning("starting without an index: %s", exc)
     # Expired gap entries are deleted on a timer, not only when someone writes or reads the file.
-    async with purging_gaps(app.state.settings) as app.state.gaps_purger:
+    async with purging_gaps(app.state.settings) as app.state.gaps_purger, purging_feedback(app.state.settings):
         yield
 
 
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "Translations are unofficial; the German text is authoritative."
         ),
         lifespan=lifespan,
+        # /docs and /redoc come from api/routes/docs.py: local assets instead of a CDN, under the page CSP.
+        docs_url=None, redoc_url=None,
     )
     app.state.settings = settings
     app.state.serving = ServingState(settings)
@@ -74,9 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.qdrant_url:
         admin.ensure_token(settings)
     for router in (ask.router, search.router, offices.router, units.router, languages.router, health.router,
-                   admin.router, pages.router):
+                   admin.router, pages.router, docs.router, staff_pages.router, feedback.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
     # Outermost last: logging sees every request; limits run before any work is done. CORS wraps the limits, so
     # that a refusal (413, 415, 429) reaches a widget on another origin readably instead of as "status 0", and
     # a preflight is answered before the rate limit (it must not cost the asker a question).

@@ -25,6 +25,11 @@ logger = logging.getLogger("wegweiser.requests")
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
             "object-src 'none'")
+# ReDoc (/redoc) styles itself with styled-components, which inserts <style> elements and offers no nonce hook in
+# its standalone bundle, and runs its search index in a worker it creates from a blob: URL. That one page may
+# therefore apply inline styles and start blob: workers; scripts, connections and everything else stay 'self'
+# only, and no third-party origin is allowed anywhere. Swagger UI (/docs) runs under PAGE_CSP itself.
+REDOC_CSP = PAGE_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'") + "; worker-src 'self' blob:"
 
 
 async def _send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
@@ -179,8 +184,9 @@ class SecurityHeadersMiddleware:
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
                          (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()")]
-                if content_type.startswith(b"text/html") and not path.startswith("/docs"):
-                    extra += [(b"content-security-policy", PAGE_CSP.encode()), (b"x-frame-options", b"DENY")]
+                if content_type.startswith(b"text/html"):
+                    policy = REDOC_CSP if path == "/redoc" else PAGE_CSP
+                    extra += [(b"content-security-policy", policy.encode()), (b"x-frame-options", b"DENY")]
                 if path.startswith("/widget/"):
                     # The widget is loaded by other sites (the portal): it may be embedded cross-origin.
                     extra.append((b"cross-origin-resource-policy", b"cross-origin"))

@@ -8,7 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pipelines.followup import MAX_TURNS
 from pipelines.languages import is_language_code, normalize_language
+from pipelines.units import is_unit_id
 
 # Control and invisible characters, and lone surrogates (valid in JSON escapes, but not encodable as UTF-8).
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u2028\u2029\ufeff"
@@ -20,6 +22,16 @@ def clean_question(value: str) -> str:
     value = unicodedata.normalize("NFC", value)
     value = _CONTROL.sub("", value).replace("\r", " ").replace("\n", " ").replace("\t", " ")
     return re.sub(r" {2,}", " ", value).strip()
+
+
+def checked_question(value: str) -> str:
+    """The cleaned question; rejects an empty one or one longer than 1000 characters after cleaning."""
+    value = clean_question(value)
+    if not value:
+        raise ValueError("the question is empty")
+    if len(value) > 1000:
+        raise ValueError("the question is longer than 1000 characters")
+    return value
 
 
 def check_language(value: str | None) -> str | None:
@@ -45,6 +57,32 @@ QUESTION_EXAMPLES = {
 }
 
 
+class PreviousTurn(BaseModel):
+    """An earlier turn of the conversation, as the client holds it (the server keeps nothing)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., description="The earlier question, 1–1000 characters after trimming.",
+                          json_schema_extra={"minLength": 1})
+    unit_ids: list[str] = Field(default_factory=list, max_length=10,
+                                description="Unit ids of that turn's answer, most relevant first (its contact "
+                                            "cards, then its citations). Ids the index no longer has are "
+                                            "ignored.")
+
+    @field_validator("question")
+    @classmethod
+    def _clean(cls, value: str) -> str:
+        return checked_question(value)
+
+    @field_validator("unit_ids")
+    @classmethod
+    def _unit_ids(cls, value: list[str]) -> list[str]:
+        for unit_id in value:
+            if not is_unit_id(unit_id):
+                raise ValueError(f"{unit_id[:80]!r} is not a unit id such as 'svc/vhs' or 'proc/kita-platz'")
+        return value
+
+
 class AskRequest(BaseModel):
     """A question to the assistant."""
 
@@ -59,16 +97,15 @@ class AskRequest(BaseModel):
                              max_length=8)
     simple: bool = Field(False, strict=True,  # JSON true/false only: 0, "no" or "false" are refused
                          description="Answer in Einfache Sprache (one unit, hard words explained).")
+    previous: list[PreviousTurn] | None = Field(
+        None, max_length=MAX_TURNS,
+        description="Up to two earlier turns, oldest first, so that a follow-up ('Und wann hat die offen?') is "
+                    "answered about the earlier answer. Held by the client; the server stores nothing.")
 
     @field_validator("question")
     @classmethod
     def _clean(cls, value: str) -> str:
-        value = clean_question(value)
-        if not value:
-            raise ValueError("the question is empty")
-        if len(value) > 1000:
-            raise ValueError("the question is longer than 1000 characters")
-        return value
+        return checked_question(value)
 
     @field_validator("lang")
     @classmethod
@@ -169,6 +206,9 @@ class AskResponse(BaseModel):
     services: list[ServicePublic]
     translation: TranslationInfo
     dir: Literal["ltr", "rtl"] = "ltr"
+    follow_up: bool = Field(False, description="True when the question was answered as a follow-up of the "
+                                               "`previous` turn (about that answer's service); false for a "
+                                               "question of its own.")
     generator: dict[str, Any] | None = Field(
         None, description='Only with the optional generator configured: {"used": true, "model": …} if its '
                           'verified rewrite replaced the answer, else {"used": false, "reason": …}.')
@@ -269,3 +309,30 @@ class Problem(BaseModel):
     """An error: a readable message, never a traceback."""
 
     detail: str
+
+
+class FeedbackRequest(BaseModel):
+    """A resident's verdict on one answer. Only these fields: no question text, nothing free-form."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"unit_ids": ["ik/2.4/z2/m2", "svc/sprintpool"], "lang": "uk", "coverage": "full", "helpful": True,
+         "reason": None},
+        {"unit_ids": ["proc/wohnung-anmelden"], "lang": "de", "coverage": "partial", "helpful": False,
+         "reason": "outdated_contact"}]})
+
+    unit_ids: list[str] = Field(..., max_length=10, description="The units the answer cited (at most 10; each must "
+                                                                  "exist in the served index).")
+    lang: str | None = Field(..., max_length=8, description="The answer's language (one of the served languages), "
+                                                            "or null.")
+    coverage: Literal["full", "partial", "none"] = Field(..., description="The answer's `coverage`.")
+    helpful: bool = Field(..., strict=True, description="Whether the answer helped (JSON true/false only).")
+    reason: Literal["wrong", "outdated_contact", "not_understandable", "not_my_question"] | None = Field(
+        ..., description="Why it did not help, or null.")
+
+    @field_validator("unit_ids")
+    @classmethod
+    def _unit_ids(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if len(value) > 120 or not is_unit_id(value):
+                raise ValueError(f"not a unit id: {value[:120]!r}")
+        return list(dict.fromkeys(values))  # one verdict counts once per unit

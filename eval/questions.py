@@ -12,6 +12,8 @@ KINDS = ("resident", "staff", "simple", "out_of_scope")
 SPLITS = ("dev", "test")
 #: Files that are a reporting group of their own rather than one language's questions.
 GROUP_FILES = ("staff", "simple", "practical", "parallel", "partial")
+#: Files of another shape (two-turn conversations, ``eval/followups.py``), not single questions.
+OTHER_SHAPES = ("followups",)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def load_questions(directory: Path = QUESTIONS_DIR, split: str | None = None) ->
     """
     questions: list[Question] = []
     seen: set[str] = set()
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted(p for p in directory.glob("*.yaml") if p.stem not in OTHER_SHAPES):
         for item in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             try:
                 question = Question(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +25,7 @@ from pipelines.components.translation_memory_lookup import TranslationMemoryLook
 from pipelines.components.unit_ranker import UnitRanker
 from pipelines.components.verified_generator import VerifiedGenerator
 from pipelines.embedders import make_text_embedder
+from pipelines.followup import MAX_TURNS, NEW_TOPIC_CONFIDENCE, FollowUpContext, Turn, follow_up_context, follow_up_cue
 from pipelines.settings import Settings
 from pipelines.store import (
     OUT_OF_SCOPE,
@@ -43,6 +45,12 @@ ASK_CANDIDATES = 10
 #: Dense-only hits per collection that widen the pool beyond the hybrid top 10 (0: none).
 DENSE_CANDIDATES = 30
 SEARCH_CANDIDATES = 25
+#: A staff-search hit must share a word with the query (lexical coverage > 0) or be at least this similar to it
+#: (the best of its dense and its typical-question similarity). e5's similarities are compressed: nonsense such
+#: as "asdfghjk" still reaches 0.83-0.87 with some unit. `python -m eval.calibrate_search` chooses the smallest
+#: value (in steps of 0.005) at which no nonsense probe without a lexical match keeps a hit; on the development
+#: split that keeps an expected unit among the first 20 hits for 144 of 146 answerable questions (146 unfiltered).
+SEARCH_MIN_SIMILARITY = 0.875
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, Any]:
@@ -186,29 +194,59 @@ def _ranking_only(calibration: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in calibration.items() if k.startswith("ranking")}
 
 
-def ask(pipeline: Pipeline, question: str, lang: str | None = None, simple: bool = False) -> dict[str, Any]:
+def ask(pipeline: Pipeline, question: str, lang: str | None = None, simple: bool = False,
+        previous: Sequence[Turn] = ()) -> dict[str, Any]:
     """Run the ask pipeline.
 
+    :param previous: the conversation's earlier turns as the client holds them, oldest first (see
+        :func:`ask_traced`).
     :returns: the answer dict of the API contract (plus ``intent`` and ``confidence``).
     """
-    return ask_traced(pipeline, question, lang, simple)[0]
+    return ask_traced(pipeline, question, lang, simple, previous)[0]
 
 
-def ask_traced(pipeline: Pipeline, question: str, lang: str | None = None,
-               simple: bool = False) -> tuple[dict[str, Any], list[str], dict[str, float]]:
+Traced = tuple[dict[str, Any], list[str], dict[str, float]]
+
+
+def ask_traced(pipeline: Pipeline, question: str, lang: str | None = None, simple: bool = False,
+               previous: Sequence[Turn] = ()) -> Traced:
     """Run the ask pipeline and also return the ranked unit ids and the abstention features (for evaluation).
+
+    With ``previous`` turns, a question that points back to them ("und wann hat die offen?") is retrieved
+    together with the earlier question and answered about the earlier answer's units; a question of its own
+    ignores them (see :mod:`pipelines.followup`). The answer's ``follow_up`` says which happened.
 
     :returns: (answer dict, ranked unit ids, decision features).
     """
+    # A refused attempt to override the assistant is no topic to continue.
+    turns = [t for t in previous if QueryAnalyzer.classify(t.question) != "injection"][-MAX_TURNS:]
+    cue = follow_up_cue(question) if turns else None
+    if cue is None:
+        return _run_ask(pipeline, question, lang, simple)
+    context = follow_up_context(question, turns)
+    if cue == "weak":
+        # "Was kostet der Integrationskurs?" is complete; "Коли відчинено?" is not. Only the answer on its own
+        # tells them apart: a confident answer about something else is a new topic.
+        alone = _run_ask(pipeline, question, lang, simple)
+        if alone[0]["confidence"] >= NEW_TOPIC_CONFIDENCE and alone[1] and alone[1][0] not in context.previous_ids:
+            return alone
+    return _run_ask(pipeline, question, lang, simple, context)
+
+
+def _run_ask(pipeline: Pipeline, question: str, lang: str | None, simple: bool,
+             context: FollowUpContext | None = None) -> Traced:
+    search_text = context.search_text if context else question
     result = pipeline.run({
         "language_detector": {"text": question, "lang": lang},
         "query_analyzer": {"text": question},
-        "text_embedder": {"text": question},
-        "sparse_embedder": {"text": question},
+        "text_embedder": {"text": search_text},
+        "sparse_embedder": {"text": search_text},
+        "ranker": {"previous_ids": list(context.previous_ids) if context else None},
         "answer_builder": {"question": question, "simple": simple},
     }, include_outputs_from={"ranker"})
     ranker = result["ranker"]
-    return _final_answer(result), [d.meta["unit_id"] for d in ranker["documents"]], ranker["features"]
+    answer = {**_final_answer(result), "follow_up": context is not None}
+    return answer, [d.meta["unit_id"] for d in ranker["documents"]], ranker["features"]
 
 
 def trace_candidates(pipeline: Pipeline, question: str, simple: bool = False) -> dict[str, Any]:
@@ -230,9 +268,52 @@ def build_search_pipeline(settings: Settings, index: ServedIndex) -> Pipeline:
     return _retrieval_front(settings, index, ranker, SEARCH_CANDIDATES, plain_german=False)
 
 
+def is_relevant(match: dict[str, float], min_similarity: float = SEARCH_MIN_SIMILARITY) -> bool:
+    """Whether a candidate's match (``doc.meta["match"]``) is worth showing as a staff-search hit."""
+    return match.get("lexical", 0.0) > 0 or max(match.get("dense", 0.0), match.get("question", 0.0)) >= min_similarity
+
+
+def _in_field(field_of_unit: str | None, field: str | None) -> bool:
+    return field is None or field_of_unit == field or (field_of_unit or "").startswith(f"{field}.")
+
+
+def _search_hit(record: dict[str, Any], score: float, text_translated: str | None) -> dict[str, Any]:
+    return {
+        "id": record["unit_id"], "kind": record["kind"], "section": record["section"], "title": record["title"],
+        "text": record["text_de"], "text_translated": text_translated, "score": round(score, 4),
+        "field": record.get("field"), "url": record["url"], "termin": record.get("termin"),
+        "offices": [{"id": c["id"], "name": c["name"]} for c in record.get("office_cards") or []
+                    if c["id"] != record["unit_id"]],
+    }
+
+
+def _facets(fields: list[str | None], offices: list[list[str]]) -> dict[str, dict[str, int]]:
+    return {"field": dict(Counter(f for f in fields if f).most_common()),
+            "office": dict(Counter(o for ids in offices for o in ids).most_common())}
+
+
+def browse(records: list[dict[str, Any]], field: str | None = None, office: str | None = None,
+           lang: str | None = None, k: int | None = None) -> dict[str, Any]:
+    """The staff search without a query: every unit of an action field and/or office, in document order.
+
+    :param records: every record of the build, in document order.
+    :returns: the search result shape (``query`` empty, ``score`` 0, facets over the units shown).
+    """
+    if field is None and office is None:
+        raise ValueError("browsing needs an action field or an office")
+    selected = [r for r in records if _in_field(r.get("field"), field)
+                and (office is None or office in (r.get("offices") or []) or r["unit_id"] == office)]
+    language = lang or "de"
+    hits = [_search_hit(r, 0.0, (r.get("texts") or {}).get(language) if language != "de" else None)
+            for r in selected[:k]]
+    return {"query": "", "lang": language, "hits": hits,
+            "facets": _facets([r.get("field") for r in selected], [r.get("offices") or [] for r in selected])}
+
+
 def search(pipeline: Pipeline, query: str, k: int = 10, lang: str | None = None, field: str | None = None,
            office: str | None = None) -> dict[str, Any]:
-    """Run the staff search: hits filtered by action field and office, with facet counts over all candidates.
+    """Run the staff search: hits filtered by action field and office, with facet counts over all candidates
+    that are relevant at all (see :func:`is_relevant`: nonsense finds nothing rather than the 25 nearest units).
 
     :returns: ``{"query", "lang", "hits", "facets"}`` as in the API contract.
     """
@@ -242,26 +323,14 @@ def search(pipeline: Pipeline, query: str, k: int = 10, lang: str | None = None,
         "text_embedder": {"text": query},
         "sparse_embedder": {"text": query},
     }, include_outputs_from={"language_detector"})
-    docs = result["tm_lookup"]["documents"]
+    docs = [d for d in result["tm_lookup"]["documents"] if is_relevant(d.meta.get("match") or {})]
     language = result["language_detector"]["language"]
-    facets = {"field": dict(Counter(d.meta["field"] for d in docs if d.meta.get("field")).most_common()),
-              "office": dict(Counter(o for d in docs for o in d.meta.get("offices") or []).most_common())}
-    def in_field(doc: Any) -> bool:
-        return field is None or doc.meta.get("field") == field or (doc.meta.get("field") or "").startswith(f"{field}.")
+    facets = _facets([d.meta.get("field") for d in docs], [d.meta.get("offices") or [] for d in docs])
 
     def of_office(doc: Any) -> bool:
         return office is None or office in (doc.meta.get("offices") or []) or doc.meta["unit_id"] == office
 
-    selected = [d for d in docs if in_field(d) and of_office(d)]
-    hits = []
-    for d in selected[:k]:
-        record = d.meta["record"]
-        hits.append({
-            "id": record["unit_id"], "kind": record["kind"], "section": record["section"], "title": record["title"],
-            "text": record["text_de"], "text_translated": d.meta["display"]["text"] if language != "de" else None,
-            "score": round(float(d.score or 0.0), 4), "field": record.get("field"), "url": record["url"],
-            "termin": record.get("termin"),
-            "offices": [{"id": c["id"], "name": c["name"]} for c in record.get("office_cards") or []
-                        if c["id"] != record["unit_id"]],
-        })
+    selected = [d for d in docs if _in_field(d.meta.get("field"), field) and of_office(d)]
+    hits = [_search_hit(d.meta["record"], float(d.score or 0.0),
+                        d.meta["display"]["text"] if language != "de" else None) for d in selected[:k]]
     return {"query": query, "lang": language, "hits": hits, "facets": facets}

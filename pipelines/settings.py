@@ -67,11 +67,16 @@ class Settings(BaseSettings):
     gaps_path: Path = PROJECT_ROOT / "data" / "gaps.jsonl"
     # Largest size of that file in bytes; once reached, new questions are not kept until old ones expire.
     gaps_max_bytes: int = Field(default=5_000_000, ge=1024, le=500_000_000)
+    # Aggregated feedback and question outcomes (counters per day, no text; see api/feedback.py).
+    feedback_path: Path = PROJECT_ROOT / "data" / "feedback.sqlite3"
+    # Days those counters are kept before they are deleted.
+    feedback_retention_days: int = Field(default=180, ge=1, le=3650)
 
     # Requests per minute a single client may send to /api/*.
     rate_limit_per_minute: int = Field(default=120, ge=1, le=100_000)
     # Questions and searches answered at once (the rest wait, fairly shared between clients): one per core, as
-    # the embedder runs one question at a time and the rest of a run holds Python's interpreter lock.
+    # each run's question is embedded on one core (one engine handle per run, pipelines/e5.py) and the rest of
+    # a run holds Python's interpreter lock.
     pipeline_concurrency: int = Field(default=2, ge=1, le=64)
     # Questions and searches one client may have in the works at once (waiting or running); more get a 429.
     requests_in_flight_per_client: int = Field(default=2, ge=1, le=1000)

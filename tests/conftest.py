@@ -19,7 +19,7 @@ def make_settings(root: Path, **overrides: object) -> Settings:
     """Settings that keep every file of a test under ``root``."""
     values: dict[str, object] = {
         "corpus_dir": CORPUS, "qdrant_path": root / "qdrant", "argos_dir": root / "argos",
-        "gaps_path": root / "gaps.jsonl", "rate_limit_per_minute": 100_000,
+        "gaps_path": root / "gaps.jsonl", "feedback_path": root / "feedback.sqlite3", "rate_limit_per_minute": 100_000,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -12,12 +12,20 @@
  *   (`closest('[lang]')`, then `<html lang>`, then "de") and answers come in the language the question
  *   is asked in. A language without a message catalog gets a German interface, but is still sent as the
  *   answer language.
+ * - `share-param`: the name of a page-address parameter (the demo page: `frage`). With it, answers get a Share
+ *   button that links to this page with `?frage=<question>&lang=<lang>`, and such a link asks the question on load.
  *
  * Theming: CSS custom properties on the element (`--wegweiser-accent`, `--wegweiser-accent-ink`,
  * `--wegweiser-ink`, `--wegweiser-muted`, `--wegweiser-bg`, `--wegweiser-surface`, `--wegweiser-border`,
  * `--wegweiser-focus`, `--wegweiser-font`, `--wegweiser-radius`, `--wegweiser-log-max-height`) and
  * `::part(container | log | message | question | answer | error | citation | office-card | input |
- * send-button | language-select | simple-toggle | starters | status)`.
+ * send-button | language-select | simple-toggle | starters | status | counter | limit-note | new-conversation |
+ * retry-button | more-toggle | action | handover | feedback | counter-card)`.
+ *
+ * Each answer can be copied, shared, printed alone, shown at a counter in German ("Für die Behörde", a modal
+ * <dialog>), read aloud (only when the browser has a voice for its language) and rated ("Hilfreich?", sent to
+ * `POST /api/feedback`; a server without that endpoint gets a quiet "could not send"). Follow-up questions carry
+ * the last two turns as `previous`; a server that refuses that field (422 naming it) is asked again without it.
  *
  * Events (named after the tag, bubbling and composed): `wegweiser-chat-answer` (detail: the API response),
  * `wegweiser-chat-error` (detail: `{status, question}`).
@@ -33,6 +41,23 @@ const STARTER_KEYS = ["ui.starter.1", "ui.starter.2", "ui.starter.3", "ui.starte
 const CONTACT_KINDS = ["phone", "email", "website", "address", "hours"];
 const MARKER = /\[(\d{1,3})\]/g;
 const MAX_QUESTION = 1000;
+const WARN_QUESTION = 900;        // from here the counter warns how many characters are left
+const NARROW_PX = 576;            // below this widget width (phones) long answers start collapsed
+const MAX_TURNS = 2;              // follow-up context: the last two questions with the units they cited
+const MAX_UNIT_IDS = 10;
+const FEEDBACK_REASONS = ["wrong", "outdated_contact", "not_understandable", "not_my_question"];
+const HANDOVER_ROLES = new Set(["lead", "responsible", "office"]);
+const AUTHORITY_ROLES = new Set(["responsible", "office"]);
+// Words that ask for a person, per language (lower case, matched as substrings of the lower-cased question).
+const PERSON_WORDS = [
+  "mensch", "person", "sprechen", "mitarbeiter", "berater", "anrufen",
+  "human", "someone", "talk to", "speak to",
+  "людин", "живою", "поговорити", "человек", "поговорить",
+  "شخص", "إنسان", "انسان", "موظف", "التحدث", "صحبت", "آدم",
+  "kişi", "insan", "konuşmak", "görüşmek",
+  "personne", "humain", "parler",
+];
+const ISOLATES = /[\u2066-\u2069]/g;
 const MODULE_ORIGIN = new URL(import.meta.url).origin;
 
 /** A failed HTTP response, with its status (429 tells the asker to wait). */
@@ -254,10 +279,15 @@ button { cursor: pointer; }
 }
 .notice { margin: 0; font-size: 0.8125rem; color: var(--_muted); }
 .marker {
-  display: inline;
+  /* WCAG 2.2 (2.5.8): at least 24 × 24 CSS pixels to tap. */
+  display: inline-block;
+  min-inline-size: 1.5rem;
+  min-block-size: 1.5rem;
   margin: 0;
   padding-block: 0;
   padding-inline: 0.125rem;
+  line-height: 1.5rem;
+  text-align: center;
   border: 0;
   background: none;
   color: var(--_accent);
@@ -267,7 +297,8 @@ button { cursor: pointer; }
   text-underline-offset: 0.15em;
   vertical-align: baseline;
 }
-.linklike {
+.linklike, .action {
+  min-block-size: 2.75rem;
   padding-block: 0.25rem;
   padding-inline: 0.5rem;
   border: 1px solid var(--_accent);
@@ -294,6 +325,7 @@ ul, ol { margin: 0; padding: 0; list-style: none; }
 .contact dt { font-size: 0.8125rem; font-weight: 600; color: var(--_muted); }
 .contact dd { margin-block: 0 0.375rem; margin-inline: 0; min-width: 0; }
 .as-of, .contact-note { display: block; font-size: 0.8125rem; color: var(--_muted); }
+.as-of a, .contact dd > a { display: inline-block; min-block-size: 1.5rem; padding-block: 0.125rem; }
 .citations ol { display: flex; flex-direction: column; gap: 0.375rem; }
 details {
   background: var(--_bg);
@@ -368,7 +400,77 @@ a { color: var(--_accent); text-underline-offset: 0.15em; }
   color: var(--_accent);
   text-align: start;
 }
-.starter:hover, .linklike:hover { background: var(--_question-bg); }
+.starter:hover, .linklike:hover, .action:hover { background: var(--_question-bg); }
+.message.cancelled { opacity: 0.85; }
+.badge.cancelled { border-style: dashed; }
+.message:focus-visible { outline: 3px solid var(--_focus); outline-offset: 2px; }
+.retry { margin-block-start: 0.5rem; }
+.actions, .feedback-buttons, .reasons { display: flex; flex-wrap: wrap; gap: 0.375rem; }
+.feedback { display: flex; flex-direction: column; gap: 0.375rem; }
+.feedback p, .action-note { margin: 0; font-size: 0.875rem; color: var(--_muted); }
+.more-toggle { align-self: flex-start; }
+.more-toggle[aria-expanded="true"] { background: var(--_question-bg); }
+.handover {
+  padding: 0.75rem;
+  background: var(--_bg);
+  border: 2px solid var(--_accent);
+  border-radius: calc(var(--_radius) / 2);
+}
+.handover > * + * { margin-block-start: 0.5rem; }
+.handover p { margin-block-end: 0; }
+.handover textarea { inline-size: 100%; min-block-size: 8rem; font-size: 0.9375rem; }
+.handover .mediation { font-weight: 600; }
+.form-row { display: flex; flex-wrap: wrap; align-items: center; justify-content: space-between; gap: 0.25rem 1rem; }
+.counter { margin: 0; font-size: 0.8125rem; color: var(--_muted); font-variant-numeric: tabular-nums; }
+.counter.near { color: var(--_ink); font-weight: 600; }
+.counter.over, .limit-note { color: var(--_error-ink); font-weight: 600; }
+.limit-note { margin: 0; font-size: 0.875rem; }
+.limit-note:empty { display: none; }
+textarea[aria-invalid="true"] { border: 2px solid var(--_error-ink); }
+.new-conversation { margin-inline-start: auto; }
+dialog.counter-card {
+  inline-size: 100vw;
+  max-inline-size: 100vw;
+  block-size: 100vh;
+  max-block-size: 100vh;
+  margin: 0;
+  padding: 1.25rem clamp(1rem, 4vw, 3rem);
+  border: 0;
+  background: #ffffff;
+  color: #000000;
+  font-size: clamp(1.25rem, 2.5vw, 1.625rem);
+  line-height: 1.45;
+  overflow-y: auto;
+}
+dialog.counter-card::backdrop { background: #000000; }
+.counter-card h2 { margin-block: 0 0.75rem; font-size: 1.6em; line-height: 1.2; }
+.counter-card h3 { margin-block: 1rem 0.25rem; font-size: 1em; text-transform: none; color: #000000; }
+.counter-card p, .counter-card dl, .counter-card dd { margin: 0; }
+.counter-card .card-answer { white-space: pre-line; }
+.counter-card .card-office { font-weight: 700; font-size: 1.15em; }
+.counter-card dt { font-weight: 700; margin-block-start: 0.5rem; }
+.counter-card a { color: #00006b; }
+.counter-card .card-head { display: flex; flex-wrap: wrap; justify-content: space-between; align-items: flex-start; gap: 1rem; }
+.counter-card .close {
+  flex: none;
+  min-block-size: 3rem;
+  padding-inline: 1.25rem;
+  border: 2px solid #000000;
+  border-radius: 0.5rem;
+  background: #ffffff;
+  color: #000000;
+  font-size: 1rem;
+  font-weight: 700;
+}
+@media print {
+  .container > :not(.log), .log > :not(.printing), .printing .actions, .printing .feedback,
+  .printing .more-toggle, .printing button[data-action=toggle-german], .printing .handover button,
+  .printing .as-of a::after, dialog { display: none !important; }
+  .printing .more { display: block !important; }
+  .container { border: 0; padding: 0; }
+  .log { max-height: none; overflow: visible; }
+  .message { break-inside: auto; border: 0; background: none; }
+}
 .form { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: stretch; }
 textarea {
   flex: 1 1 14rem;
@@ -429,7 +531,7 @@ function styleSheet() {
 let instances = 0;
 
 export class WegweiserChatElement extends HTMLElement {
-  static observedAttributes = ["api-url", "lang"];
+  static observedAttributes = ["api-url", "lang", "share-param"];
 
   /** Register the element (once) under `tag`. */
   static define(tag = "wegweiser-chat", registry = customElements) {
@@ -449,6 +551,11 @@ export class WegweiserChatElement extends HTMLElement {
   #ready = null;            // settles once the first catalog is in
   #simple = false;
   #autoLang = null;         // answer language picked up from the last answer when no `lang` is set
+  #pending = null;          // {controller, message} of the question in flight (marked "cancelled" if replaced)
+  #turns = [];              // follow-up context: [{question, unit_ids}], oldest first, at most MAX_TURNS
+  #previousRefused = null;  // the API base that refused `previous` (an older server): not sent there again
+  #sharedAsked = false;     // the question in the page address (share-param) is asked once
+  #germanMessages = null;   // the German catalog, for the counter card and the prepared message
   #els = {};
 
   constructor() {
@@ -490,8 +597,10 @@ export class WegweiserChatElement extends HTMLElement {
     form.addEventListener("submit", (event) => this.#onSubmit(event), { signal });
     input.addEventListener("keydown", (event) => this.#onKeydown(event), { signal });
     select.addEventListener("change", () => this.#onLanguagePicked(), { signal });
+    input.addEventListener("input", () => this.#updateCounter(), { signal });
     this.shadowRoot.addEventListener("click", (event) => this.#onClick(event), { signal });
     this.#ready = this.#applyLanguage();
+    this.#askSharedQuestion();
   }
 
   disconnectedCallback() {
@@ -499,7 +608,10 @@ export class WegweiserChatElement extends HTMLElement {
     this.#listeners = null;
     this.#request?.abort();
     this.#request = null;
+    this.#pending = null;
     this.#setStatus("");
+    this.#stopSpeaking();
+    this.#els.dialog?.close();
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
@@ -512,6 +624,17 @@ export class WegweiserChatElement extends HTMLElement {
   /** Ask a question (as if typed); resolves when the answer (or an error) is shown. */
   ask(question) {
     return this.#ask(question);
+  }
+
+  /** Start over: clear the conversation and its follow-up context. */
+  clear() {
+    this.#startOver();
+  }
+
+  /** The name of the page-address parameter that carries a shared question (`share-param`), or null. */
+  get shareParam() {
+    const value = (this.getAttribute("share-param") || "").trim();
+    return /^[A-Za-z][\w-]{0,31}$/.test(value) ? value : null;
   }
 
   // -- structure -------------------------------------------------------------------------------------------
@@ -528,22 +651,32 @@ export class WegweiserChatElement extends HTMLElement {
       type: "button", class: "toggle", part: "simple-toggle", "aria-pressed": "false",
       dataset: { action: "simple" },
     }, h("span", { class: "switch", "aria-hidden": "true" }), els.simpleLabel);
+    // The log is not read out as a whole: a short summary goes to the announcer below.
     els.log = h("div", {
-      class: "log", part: "log", role: "log", "aria-live": "polite", "aria-labelledby": `${id}-title`,
+      class: "log", part: "log", role: "log", "aria-live": "off", "aria-labelledby": `${id}-title`,
     });
     els.status = h("p", { class: "status", part: "status", role: "status" });
+    els.announcer = h("p", { class: "visually-hidden", "aria-live": "polite", "aria-atomic": "true" });
     els.startersLabel = h("p", { id: `${id}-starters` });
     els.starterList = h("ul");
     els.starters = h("div", {
       class: "starters", part: "starters", role: "group", "aria-labelledby": `${id}-starters`,
     }, els.startersLabel, els.starterList);
     els.inputLabel = h("label", { for: `${id}-input`, class: "visually-hidden" });
+    // No maxLength: a longer pasted question stays whole and the counter says what is too much.
     els.input = h("textarea", {
-      id: `${id}-input`, part: "input", rows: 2, maxLength: MAX_QUESTION, autocomplete: "off",
-      enterKeyHint: "send", dir: "auto",
+      id: `${id}-input`, part: "input", rows: 2, autocomplete: "off", enterKeyHint: "send", dir: "auto",
+      "aria-describedby": `${id}-counter ${id}-limit`,
     });
     els.send = h("button", { type: "submit", class: "send", part: "send-button" });
+    els.counter = h("p", { class: "counter", part: "counter", id: `${id}-counter` });
+    els.limitNote = h("p", { class: "limit-note", part: "limit-note", id: `${id}-limit`, "aria-live": "polite" });
+    els.newConversation = h("button", {
+      type: "button", class: "linklike new-conversation", part: "new-conversation", hidden: true,
+      dataset: { action: "new-conversation" },
+    });
     els.form = h("form", { class: "form", part: "form", noValidate: true }, els.inputLabel, els.input, els.send);
+    els.formRow = h("div", { class: "form-row" }, els.counter, els.newConversation);
     els.privacy = h("p", { class: "privacy" });
     els.container = h("section", {
       class: "container", part: "container", "aria-labelledby": `${id}-title`,
@@ -552,7 +685,7 @@ export class WegweiserChatElement extends HTMLElement {
     h("div", { class: "toolbar" },
       h("div", { class: "field" }, els.languageLabel, els.select),
       els.simple),
-    els.log, els.status, els.starters, els.form, els.privacy);
+    els.log, els.status, els.announcer, els.starters, els.form, els.limitNote, els.formRow, els.privacy);
     return els.container;
   }
 
@@ -644,8 +777,10 @@ export class WegweiserChatElement extends HTMLElement {
     els.starterList.replaceChildren(...STARTER_KEYS.map((key) => h("li", {},
       h("button", { type: "button", class: "starter", dataset: { action: "starter" }, text: this.#t(key) }))));
     els.privacy.textContent = this.#t("ui.privacy");
+    els.newConversation.textContent = this.#t("ui.new_conversation");
+    this.#updateCounter();
     for (const el of els.log.querySelectorAll("[data-i18n]")) {
-      el.textContent = this.#t(el.dataset.i18n);
+      el.textContent = this.#t(el.dataset.i18n, el.dataset);
       el.lang = this.#uiLang;
     }
     this.#renderLanguageOptions();
@@ -681,8 +816,40 @@ export class WegweiserChatElement extends HTMLElement {
       this.#els.input.focus();
       return;
     }
+    if (this.#updateCounter({ submitting: true }) === "over") {
+      // Never cut a question silently: it stays in the field, the note says how much is too much.
+      this.#els.input.focus();
+      return;
+    }
     this.#els.input.value = "";
+    this.#updateCounter();
     this.#ask(question);
+  }
+
+  /** Characters as the server counts them (code points of the trimmed text). */
+  #questionLength() {
+    return [...this.#els.input.value.trim()].length;
+  }
+
+  /** Refresh the x/1000 counter; returns "ok", "near" or "over". */
+  #updateCounter({ submitting = false } = {}) {
+    const { counter, limitNote, input } = this.#els;
+    if (!counter) return "ok";
+    const count = this.#questionLength();
+    const state = count > MAX_QUESTION ? "over" : count >= WARN_QUESTION ? "near" : "ok";
+    counter.textContent = this.#t("ui.counter", { count, max: MAX_QUESTION });
+    counter.className = `counter ${state}`;
+    input.setAttribute("aria-invalid", String(state === "over"));
+    // The note speaks only when the state changes (or on a refused send), not at every keystroke.
+    const note = state === "over" ? this.#t("ui.too_long", { count, max: MAX_QUESTION })
+      : state === "near" ? this.#t("ui.near_limit", { max: MAX_QUESTION }) : "";
+    if (state !== limitNote.dataset.state || (submitting && state === "over")) {
+      limitNote.dataset.state = state;
+      limitNote.textContent = "";
+      if (submitting) requestAnimationFrame(() => { limitNote.textContent = note; });
+      else limitNote.textContent = note;
+    }
+    return state;
   }
 
   #onKeydown(event) {
@@ -696,42 +863,68 @@ export class WegweiserChatElement extends HTMLElement {
     const target = event.target instanceof Element ? event.target.closest("[data-action]") : null;
     if (!target || !this.shadowRoot.contains(target)) return;
     const action = target.dataset.action;
+    const message = target.closest("article");
     if (action === "simple") this.simple = !this.#simple;
     else if (action === "starter") this.#ask(target.textContent);
     else if (action === "cite") this.#openCitation(target.getAttribute("aria-controls"));
     else if (action === "toggle-german") this.#toggleGerman(target);
+    else if (action === "retry") this.#retry(target);
+    else if (action === "new-conversation") this.#startOver();
+    else if (action === "more") this.#toggleMore(target);
+    else if (action === "copy") this.#copyAnswer(message, target);
+    else if (action === "share") this.#shareAnswer(message, target);
+    else if (action === "print") this.#printAnswer(message);
+    else if (action === "counter-card") this.#openCounterCard(message, target);
+    else if (action === "close-card") this.#els.dialog?.close();
+    else if (action === "copy-handover") this.#copyHandover(target);
+    else if (action === "read-aloud") this.#readAloud(message, target);
+    else if (action === "helpful") this.#sendFeedback(message, target, target.dataset.value === "yes", null);
+    else if (action === "reason") this.#sendFeedback(message, target, false, target.dataset.value || null);
   }
 
   async #ask(rawQuestion) {
-    const question = String(rawQuestion ?? "").trim().slice(0, MAX_QUESTION);
-    if (!question) return;
+    const question = String(rawQuestion ?? "").trim();
+    if (!question || [...question].length > MAX_QUESTION) return;
+    // One question at a time: a new one cancels the one still loading, which is marked as cancelled.
+    if (this.#pending) this.#markCancelled(this.#pending.message);
     this.#request?.abort();
     const controller = new AbortController();
     this.#request = controller;
+    const pending = { controller, message: null };
+    this.#pending = pending;
     await this.#ready;
     if (controller.signal.aborted) return;
 
     const questionMessage = this.#renderQuestion(question);
+    pending.message = questionMessage;
     this.#els.starters.hidden = true;
+    this.#els.newConversation.hidden = false;
     this.#setStatus(this.#t("ui.loading"));
     try {
-      const data = await fetchJSON(`${this.apiUrl}/api/ask`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ question, lang: this.#answerLang(), simple: this.#simple }),
-        signal: controller.signal,
-      });
+      const data = await this.#postQuestion(question, controller.signal);
       if (controller.signal.aborted) return;
       await this.#followAnswerLanguage(data);
       if (controller.signal.aborted) return;
       const detected = primaryLanguage(data.detected_lang);
       if (detected) questionMessage.lang = detected;
-      this.#renderAnswer(data);
+      this.#pending = null;
+      this.#remember(question, data);
+      const answer = this.#renderAnswer(data, question);
+      this.#announce(this.#summary(data));
+      answer.focus({ preventScroll: false });
       this.dispatchEvent(new CustomEvent(`${this.localName}-answer`, { detail: data, bubbles: true, composed: true }));
     } catch (error) {
       if (controller.signal.aborted || error?.name === "AbortError") return;
+      this.#pending = null;
       const status = error instanceof HttpError ? error.status : 0;
-      this.#renderError(status === 429 ? "ui.rate_limited" : "ui.error");
+      const key = status === 429 ? "ui.rate_limited" : "ui.error";
+      // The question is not lost: back into an empty field, and a button sends it again.
+      if (!this.#els.input.value.trim()) {
+        this.#els.input.value = question;
+        this.#updateCounter();
+      }
+      this.#renderError(key, question);
+      this.#announce(this.#t(key));
       this.dispatchEvent(new CustomEvent(`${this.localName}-error`, {
         detail: { status, question }, bubbles: true, composed: true,
       }));
@@ -741,6 +934,95 @@ export class WegweiserChatElement extends HTMLElement {
         this.#setStatus("");
       }
     }
+  }
+
+  /** POST /api/ask, with the follow-up context where the server takes it (an older one refuses it: 422). */
+  async #postQuestion(question, signal) {
+    const base = this.apiUrl;
+    const body = { question, lang: this.#answerLang(), simple: this.#simple };
+    const withPrevious = this.#turns.length > 0 && this.#previousRefused !== base;
+    const post = (payload) => fetch(`${base}/api/ask`, {
+      ...FETCH_DEFAULTS, method: "POST", signal, body: JSON.stringify(payload),
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+    });
+    let response = await post(withPrevious ? { ...body, previous: this.#turns } : body);
+    if (withPrevious && response.status === 422) {
+      const detail = await response.json().then((d) => JSON.stringify(d?.detail ?? ""), () => "");
+      if (detail.includes("previous")) {
+        this.#previousRefused = base;
+        response = await post(body);
+      } else {
+        throw new HttpError(422);
+      }
+    }
+    if (!response.ok) throw new HttpError(response.status);
+    return response.json();
+  }
+
+  /** Keep the last turns for follow-up questions: the question and the answer's unit ids, contact cards
+   * first (the server reads the first ids as what the answer was about), then the cited units. The general
+   * fallback contact is left out: it is not what the answer was about. */
+  #remember(question, data) {
+    const cards = (Array.isArray(data?.contacts) ? data.contacts : []).filter((c) => c?.role !== "fallback");
+    const cited = Array.isArray(data?.citations) ? data.citations : [];
+    const unitIds = [...new Set([...cards, ...cited].map((item) => item?.id)
+      .filter((id) => typeof id === "string" && id))].slice(0, MAX_UNIT_IDS);
+    this.#turns = [...this.#turns, { question, unit_ids: unitIds }].slice(-MAX_TURNS);
+  }
+
+  #markCancelled(message) {
+    if (!message || message.classList.contains("cancelled")) return;
+    message.classList.add("cancelled");
+    message.append(this.#uiText("p", "ui.cancelled", { class: "badge cancelled" }));
+  }
+
+  #retry(button) {
+    const question = button.dataset.question;
+    button.closest(".message")?.querySelector(".retry")?.remove();
+    if (this.#els.input.value.trim() === question) {
+      this.#els.input.value = "";
+      this.#updateCounter();
+    }
+    this.#ask(question);
+  }
+
+  #startOver() {
+    this.#request?.abort();
+    this.#request = null;
+    this.#pending = null;
+    this.#turns = [];
+    this.#stopSpeaking();
+    this.#els.dialog?.close();
+    this.#setStatus("");
+    this.#els.log.replaceChildren();
+    this.#els.starters.hidden = false;
+    this.#els.newConversation.hidden = true;
+    this.#announce(this.#t("ui.conversation_cleared"));
+    this.#els.input.focus();
+  }
+
+  #announce(text) {
+    const el = this.#els.announcer;
+    if (!el) return;
+    // Cleared first so that the same summary twice is still announced.
+    el.textContent = "";
+    requestAnimationFrame(() => { el.textContent = text; });
+  }
+
+  /** "Antwort erhalten: <first contact>, Telefon <phone>" in the interface language. */
+  #summary(data) {
+    const card = this.#contactsOf(data)[0];
+    if (!card) return this.#t("ui.announce_none");
+    const phone = card.contact?.phone?.find((item) => item && typeof item.value === "string")?.value;
+    const name = String(card.name).replace(ISOLATES, "");
+    return phone ? this.#t("ui.announce_phone", { name, phone }) : this.#t("ui.announce", { name });
+  }
+
+  /** The answer's contact cards, most relevant first (older servers only send `offices`). */
+  #contactsOf(data) {
+    const contacts = Array.isArray(data?.contacts) ? data.contacts.filter((o) => o && o.name) : null;
+    if (contacts && contacts.length) return contacts;
+    return Array.isArray(data?.offices) ? data.offices.filter((o) => o && o.name) : [];
   }
 
   /** Without a chosen language, the interface follows the language the asker writes in. */
@@ -780,31 +1062,35 @@ export class WegweiserChatElement extends HTMLElement {
       h("p", { class: "text", dir: "auto", text: question })));
   }
 
-  #renderError(key) {
+  #renderError(key, question) {
     this.#append(h("div", { class: "message error", part: "message error" },
       this.#uiText("p", "ui.assistant", { class: "who" }),
-      this.#uiText("p", key, { class: "text" })));
+      this.#uiText("p", key, { class: "text" }),
+      this.#uiText("button", "ui.retry", {
+        type: "button", class: "linklike retry", part: "retry-button", dataset: { action: "retry", question },
+      })));
   }
 
-  #renderAnswer(data) {
+  #renderAnswer(data, question) {
     const key = `${this.#ids}-m${++this.#messageCount}`;
     const lang = primaryLanguage(data.lang) || DEFAULT_LANG;
     const dir = data.dir === "rtl" || data.dir === "ltr" ? data.dir : directionOf(lang);
     const citations = (Array.isArray(data.citations) ? data.citations : [])
       .filter((c) => c && Number.isInteger(c.n));
     const citationIds = new Map(citations.map((c) => [c.n, `${key}-c${c.n}`]));
+    const citationTitles = new Map(citations.map((c) => [c.n, String(c.title ?? "")]));
 
     const answerText = h("p", { class: "answer-text", id: `${key}-text` });
-    this.#fillAnswerText(answerText, String(data.answer ?? ""), citationIds);
     const message = h("article", {
-      class: "message assistant", part: "message answer", lang, dir,
+      class: "message assistant", part: "message answer", lang, dir, tabindex: "-1",
       "aria-labelledby": `${key}-who`, dataset: { answered: String(Boolean(data.answered)) },
     },
     this.#uiText("p", "ui.assistant", { class: "who", id: `${key}-who` }),
     data.answered === false ? this.#uiText("p", "ui.not_answered", { class: "badge" }) : null,
     data.coverage === "partial" ? this.#uiText("p", "ui.coverage_partial", { class: "badge partial" }) : null,
     answerText);
-    message._wegweiser = { data, citationIds, showingGerman: false };
+    message._wegweiser = { data, question, lang, citationIds, citationTitles, showingGerman: false };
+    this.#fillAnswerText(answerText, String(data.answer ?? ""), message._wegweiser);
 
     const notice = data.translation?.notice;
     if (typeof notice === "string" && notice.trim()) {
@@ -818,27 +1104,62 @@ export class WegweiserChatElement extends HTMLElement {
     // Contact cards, most relevant first (the server ranks them; older servers only send `offices`).
     const contacts = Array.isArray(data.contacts) ? data.contacts.filter((o) => o && o.name) : null;
     const offices = Array.isArray(data.offices) ? data.offices.filter((o) => o && o.name) : [];
-    if (contacts && contacts.length) message.append(this.#renderContacts(contacts, lang));
-    else if (!contacts && offices.length) message.append(this.#renderOffices(offices, lang));
-    if (citations.length) message.append(this.#renderCitations(citations, citationIds, lang));
+    const cards = contacts && contacts.length ? contacts : [];
+    // On a phone, a long answer starts as its text, the first contact and a "More" toggle.
+    const collapse = this.#els.container.getBoundingClientRect().width < NARROW_PX &&
+      (cards.length > 1 || citations.length > 0 || (!cards.length && offices.length > 1));
+    const more = collapse ? h("div", { class: "more", id: `${key}-more`, hidden: true }) : message;
+    if (cards.length) {
+      message.append(this.#renderContacts(collapse ? cards.slice(0, 1) : cards, lang));
+      if (collapse && cards.length > 1) more.append(this.#renderContacts(cards.slice(1), lang, "ui.more_contacts"));
+    } else if (!contacts && offices.length) {
+      message.append(this.#renderOffices(offices, lang));
+    }
+    const handover = this.#handoverCard(data, question);
+    if (handover) message.append(this.#renderHandover(handover, data, question, key));
+    if (citations.length) more.append(this.#renderCitations(citations, citationIds, lang));
+    if (collapse) {
+      const count = Math.max(cards.length - 1, 0) + citations.length;
+      message.append(this.#uiText("button", "ui.more", {
+        type: "button", class: "linklike more-toggle", part: "more-toggle", "aria-expanded": "false",
+        "aria-controls": more.id, dataset: { action: "more", count: String(count) },
+      }), more);
+      const toggle = message.querySelector(".more-toggle");
+      toggle.textContent = this.#t("ui.more", { count });
+    }
+    message.append(this.#renderActions(message, key), this.#renderFeedback(key));
     this.#append(message);
+    this.#offerReadAloud(message);
+    return message;
   }
 
   /** The answer's text with its line breaks, citation markers [n] as buttons that open citation n. */
-  #fillAnswerText(el, text, citationIds) {
+  #fillAnswerText(el, text, state) {
     const nodes = [];
     let last = 0;
     for (const match of text.matchAll(MARKER)) {
-      const id = citationIds.get(Number(match[1]));
+      const n = Number(match[1]);
+      const id = state.citationIds.get(n);
       if (!id) continue;
       nodes.push(text.slice(last, match.index));
       nodes.push(h("button", {
-        type: "button", class: "marker", "aria-controls": id, dataset: { action: "cite" }, text: match[0],
+        type: "button", class: "marker", "aria-controls": id, dataset: { action: "cite", n: String(n) },
+        text: match[0], lang: this.#uiLang,
+        "aria-label": this.#t("ui.cite_label", { n, title: state.citationTitles.get(n) || "" }),
       }));
       last = match.index + match[0].length;
     }
     nodes.push(text.slice(last));
     el.replaceChildren(...nodes.filter((n) => n !== ""));
+  }
+
+  #toggleMore(button, open = button.getAttribute("aria-expanded") !== "true") {
+    const region = this.shadowRoot.getElementById(button.getAttribute("aria-controls"));
+    if (!region) return;
+    region.hidden = !open;
+    button.setAttribute("aria-expanded", String(open));
+    button.dataset.i18n = open ? "ui.less" : "ui.more";
+    button.textContent = this.#t(button.dataset.i18n, { count: button.dataset.count });
   }
 
   #toggleGerman(button) {
@@ -848,7 +1169,7 @@ export class WegweiserChatElement extends HTMLElement {
     const el = this.shadowRoot.getElementById(button.getAttribute("aria-controls"));
     state.showingGerman = !state.showingGerman;
     const german = state.showingGerman;
-    this.#fillAnswerText(el, String(german ? state.data.answer_de : state.data.answer), state.citationIds);
+    this.#fillAnswerText(el, String(german ? state.data.answer_de : state.data.answer), state);
     if (german) {
       el.lang = "de";
       el.dir = "ltr";
@@ -861,9 +1182,371 @@ export class WegweiserChatElement extends HTMLElement {
     button.lang = this.#uiLang;
   }
 
+  // -- acting on an answer ---------------------------------------------------------------------------------
+
+  #renderActions(message, key) {
+    const button = (action, i18n, extra = {}) => this.#uiText("button", i18n, {
+      type: "button", class: "action linklike", part: `action ${action}`, dataset: { action }, ...extra,
+    });
+    return h("div", { class: "actions-wrap" },
+      h("div", { class: "actions", role: "group", "aria-label": this.#t("ui.actions") },
+        button("counter-card", "ui.counter_card", { "aria-haspopup": "dialog" }),
+        button("copy", "ui.copy"),
+        this.shareParam ? button("share", "ui.share") : null,
+        button("print", "ui.print"),
+        button("read-aloud", "ui.read_aloud", { hidden: true, "aria-pressed": "false" })),
+      h("p", { class: "action-note", id: `${key}-note`, "aria-live": "polite" }));
+  }
+
+  #note(message, key, vars = {}) {
+    const note = message?.querySelector(".action-note");
+    if (!note) return null;
+    note.replaceChildren(this.#t(key, vars));
+    note.lang = this.#uiLang;
+    return note;
+  }
+
+  /** The answer as plain text, with its sources (for copying). */
+  #plainAnswer(message) {
+    const { data } = message._wegweiser;
+    const lines = [String(data.answer ?? "").replace(ISOLATES, "")];
+    const citations = Array.isArray(data.citations) ? data.citations : [];
+    if (citations.length) {
+      lines.push("", this.#t("ui.sources"));
+      for (const c of citations) {
+        const href = typeof c.url === "string" ? this.#sourceHref(c.url) : null;
+        lines.push(`[${c.n}] ${c.title} – ${c.source}, ${this.#t("answer.as_of", { date: c.as_of })}` +
+          (href ? ` – ${href}` : ""));
+      }
+    }
+    return lines.join("\n");
+  }
+
+  async #writeClipboard(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async #copyAnswer(message) {
+    const ok = await this.#writeClipboard(this.#plainAnswer(message));
+    this.#note(message, ok ? "ui.copied" : "ui.copy_failed");
+  }
+
+  /** A link to this page that asks the same question again (the page opts in with `share-param`). */
+  #shareUrl(message) {
+    const url = new URL(window.location.href);
+    url.hash = "";
+    url.searchParams.set(this.shareParam, message._wegweiser.question);
+    url.searchParams.set("lang", message._wegweiser.lang);
+    return url.href;
+  }
+
+  async #shareAnswer(message) {
+    if (!this.shareParam) return;
+    const href = this.#shareUrl(message);
+    let ok = false;
+    if (typeof navigator.share === "function") {
+      try {
+        await navigator.share({ title: this.#t("ui.title"), url: href });
+        return;
+      } catch (error) {
+        if (error?.name === "AbortError") return;
+      }
+    }
+    ok = await this.#writeClipboard(href);
+    const note = this.#note(message, ok ? "ui.link_copied" : "ui.link_here");
+    // The link is shown either way, so it can be copied by hand.
+    note?.append(" ", h("a", { href, dir: "ltr", class: "share-link", text: href }));
+  }
+
+  /** Prints this answer only: the page around the widget and the rest of the chat are left out. */
+  #printAnswer(message) {
+    const pageSheet = new CSSStyleSheet();
+    pageSheet.replaceSync(`@media print {
+      body * { visibility: hidden !important; }
+      ${this.localName}[data-printing], ${this.localName}[data-printing] * { visibility: visible !important; }
+      ${this.localName}[data-printing] { position: absolute !important; inset-block-start: 0; inset-inline: 0; }
+    }`);
+    const doc = this.ownerDocument;
+    doc.adoptedStyleSheets = [...doc.adoptedStyleSheets, pageSheet];
+    this.setAttribute("data-printing", "");
+    message.classList.add("printing");
+    const done = () => {
+      doc.adoptedStyleSheets = doc.adoptedStyleSheets.filter((sheet) => sheet !== pageSheet);
+      this.removeAttribute("data-printing");
+      message.classList.remove("printing");
+    };
+    window.addEventListener("afterprint", done, { once: true });
+    window.print();
+  }
+
+  async #germanCatalog() {
+    if (this.#germanMessages) return this.#germanMessages;
+    const { lang, messages } = await this.#loadCatalog(DEFAULT_LANG);
+    this.#germanMessages = lang === DEFAULT_LANG && messages ? messages : {};
+    return this.#germanMessages;
+  }
+
+  /** German text for the counter card and the prepared message (whatever the interface language). */
+  #de(messages, key, vars = {}) {
+    const text = typeof messages[key] === "string" ? messages[key] : key;
+    return text.replace(/\{(\w+)\}/g, (match, name) => (name in vars ? String(vars[name]) : match));
+  }
+
+  /** "Show at the office": the German answer, office, address, phone and source, large and high-contrast. */
+  async #openCounterCard(message, opener) {
+    const { data } = message._wegweiser;
+    const de = await this.#germanCatalog();
+    const card = this.#contactsOf(data)[0];
+    const citation = (Array.isArray(data.citations) ? data.citations : []).find((c) => c && c.n === 1) ||
+      data.citations?.[0];
+    const headingId = `${this.#ids}-card-title`;
+    const body = [h("div", { class: "card-head" },
+      h("h2", { id: headingId, text: this.#de(de, "card.title") }),
+      h("button", {
+        type: "button", class: "close", part: "counter-card-close", lang: this.#uiLang, dir: this.#uiDir(),
+        dataset: { action: "close-card" }, text: this.#t("ui.close"),
+      })),
+    h("p", { text: this.#de(de, "card.intro") }),
+    h("h3", { text: this.#de(de, "card.answer") }),
+    h("p", { class: "card-answer", text: String(data.answer_de ?? data.answer ?? "").replace(ISOLATES, "") })];
+    if (card) {
+      body.push(h("h3", { text: this.#de(de, "card.office") }), h("p", { class: "card-office", text: card.name }));
+      const list = h("dl");
+      for (const kind of ["address", "phone", "email", "hours"]) {
+        const item = card.contact?.[kind]?.find((i) => i && typeof i.value === "string" && i.value.trim());
+        if (!item) continue;
+        const stand = item.as_of ? ` (${this.#de(de, "answer.as_of", { date: item.as_of })})` : "";
+        list.append(h("dt", { text: this.#de(de, `contact.${kind}`) }),
+          h("dd", {}, this.#contactValue(kind, item.value), stand));
+      }
+      if (list.childElementCount) body.push(list);
+    }
+    if (citation) {
+      body.push(h("h3", { text: this.#de(de, "card.source") }),
+        h("p", { text: `[${citation.n}] ${citation.section} – ${citation.title}` }),
+        h("p", { text: `${citation.source}, ${this.#de(de, "answer.as_of", { date: citation.as_of })}` }));
+    }
+    if (data.question) {
+      body.push(h("h3", { text: this.#de(de, "card.question") }),
+        h("p", { dir: "auto", lang: primaryLanguage(data.detected_lang) || null, text: message._wegweiser.question }));
+    }
+    let dialog = this.#els.dialog;
+    if (!dialog) {
+      dialog = h("dialog", { class: "counter-card", part: "counter-card", lang: "de", dir: "ltr",
+        "aria-labelledby": headingId });
+      dialog.addEventListener("close", () => this.#els.dialogOpener?.focus());
+      this.#els.dialog = dialog;
+      this.#els.container.append(dialog);
+    }
+    dialog.replaceChildren(...body);
+    this.#els.dialogOpener = opener;
+    dialog.showModal();
+    dialog.querySelector(".close").focus();
+  }
+
+  // -- a person to talk to ---------------------------------------------------------------------------------
+
+  /** The human contact for a hand-over, or null when the answer does not call for one. */
+  #handoverCard(data, question) {
+    const text = String(question || "").toLocaleLowerCase();
+    const asksForPerson = PERSON_WORDS.some((word) => text.includes(word));
+    if (!asksForPerson && data.coverage !== "partial" && data.coverage !== "none") return null;
+    const cards = Array.isArray(data.contacts) ? data.contacts.filter((c) => c && c.name) : [];
+    return cards.find((c) => HANDOVER_ROLES.has(c.role)) || cards.find((c) => c.role === "fallback") ||
+      cards[0] || null;
+  }
+
+  #renderHandover(card, data, question, key) {
+    const box = h("section", { class: "handover", part: "handover", "aria-labelledby": `${key}-handover` },
+      this.#uiText("h3", "ui.handover_title", { id: `${key}-handover` }),
+      this.#uiText("p", "ui.handover_intro"),
+      h("p", { class: "office-name", lang: "de", dir: "ltr", text: card.name }));
+    const phone = card.contact?.phone?.find((i) => i && typeof i.value === "string")?.value;
+    const email = card.contact?.email?.map((i) => i?.value).find((v) => typeof v === "string" && mailHref(v));
+    if (phone) box.append(h("p", {}, this.#uiText("span", "contact.phone"), ": ", this.#contactValue("phone", phone)));
+    const textareaId = `${key}-handover-text`;
+    const textarea = h("textarea", {
+      id: textareaId, class: "handover-text", lang: "de", dir: "ltr", readOnly: true, rows: 8,
+    });
+    box.append(this.#uiText("label", "ui.handover_message", { for: textareaId, class: "label" }), textarea,
+      h("div", { class: "actions" },
+        this.#uiText("button", "ui.handover_copy", {
+          type: "button", class: "action linklike", dataset: { action: "copy-handover" }, "aria-controls": textareaId,
+        }),
+        email ? this.#uiText("a", "ui.handover_mail", { class: "action linklike mail", href: "mailto:" }) : null));
+    if (AUTHORITY_ROLES.has(card.role) || card.kind === "office") {
+      box.append(this.#uiText("p", "ui.handover_mediation", { class: "mediation" }));
+    }
+    // The prepared message is German (the office's language): filled in once the German catalog is in.
+    this.#germanCatalog().then((de) => {
+      const answer = String(data.answer_de ?? "").replace(ISOLATES, "").replace(MARKER, "").trim();
+      textarea.value = this.#de(de, "card.message", { question, answer });
+      const mail = box.querySelector("a.mail");
+      if (mail) {
+        mail.href = `mailto:${email.trim()}?subject=${encodeURIComponent(this.#de(de, "card.message_subject"))}` +
+          `&body=${encodeURIComponent(textarea.value)}`;
+      }
+    });
+    return box;
+  }
+
+  async #copyHandover(button) {
+    const textarea = this.shadowRoot.getElementById(button.getAttribute("aria-controls"));
+    if (!textarea) return;
+    const ok = await this.#writeClipboard(textarea.value);
+    if (!ok) textarea.select();
+    this.#note(button.closest("article"), ok ? "ui.message_copied" : "ui.copy_failed");
+  }
+
+  // -- read aloud ------------------------------------------------------------------------------------------
+
+  #voiceFor(lang) {
+    const synth = globalThis.speechSynthesis;
+    if (!synth || typeof synth.getVoices !== "function") return null;
+    let voices = [];
+    try {
+      voices = synth.getVoices() || [];
+    } catch {
+      return null;
+    }
+    const wanted = (lang || "").toLowerCase();
+    const matches = voices.filter((v) => primaryLanguage(String(v?.lang || "").replace("_", "-")) === wanted);
+    return matches.find((v) => v.localService) || matches[0] || null;
+  }
+
+  /** The read-aloud button appears only when the browser has a voice for the answer's language. */
+  #offerReadAloud(message) {
+    const button = message.querySelector("[data-action=read-aloud]");
+    const synth = globalThis.speechSynthesis;
+    if (!button || !synth) return;
+    const lang = message._wegweiser.lang;
+    const show = () => {
+      if (this.#voiceFor(lang)) button.hidden = false;
+    };
+    show();
+    // Voices often load after the page: look again when the list changes.
+    if (button.hidden && typeof synth.addEventListener === "function") {
+      synth.addEventListener("voiceschanged", show, { once: true, signal: this.#listeners?.signal });
+    }
+  }
+
+  #readAloud(message, button) {
+    const synth = globalThis.speechSynthesis;
+    const voice = this.#voiceFor(message._wegweiser.lang);
+    if (!synth || !voice) return;
+    const speaking = button.getAttribute("aria-pressed") === "true";
+    this.#stopSpeaking();
+    if (speaking) return;
+    const { data, showingGerman } = message._wegweiser;
+    const text = String(showingGerman ? data.answer_de : data.answer).replace(ISOLATES, "").replace(MARKER, "");
+    const utterance = new SpeechSynthesisUtterance(text);
+    utterance.lang = showingGerman ? "de-DE" : voice.lang;
+    try {
+      if (!showingGerman) utterance.voice = voice;
+    } catch {
+      // a voice object the browser does not accept: the language alone picks one
+    }
+    const reset = () => this.#setSpeaking(button, false);
+    utterance.addEventListener("end", reset);
+    utterance.addEventListener("error", reset);
+    this.#setSpeaking(button, true);
+    synth.speak(utterance);
+  }
+
+  #setSpeaking(button, on) {
+    button.setAttribute("aria-pressed", String(on));
+    button.dataset.i18n = on ? "ui.stop_reading" : "ui.read_aloud";
+    button.textContent = this.#t(button.dataset.i18n);
+  }
+
+  #stopSpeaking() {
+    const synth = globalThis.speechSynthesis;
+    for (const button of this.#els.log?.querySelectorAll("[data-action=read-aloud][aria-pressed=true]") || []) {
+      this.#setSpeaking(button, false);
+    }
+    try {
+      if (synth?.speaking || synth?.pending) synth.cancel();
+    } catch {
+      // nothing to stop
+    }
+  }
+
+  // -- feedback --------------------------------------------------------------------------------------------
+
+  #renderFeedback(key) {
+    const choice = (action, value, i18n) => this.#uiText("button", i18n, {
+      type: "button", class: "action linklike", dataset: { action, value },
+    });
+    return h("div", { class: "feedback", part: "feedback", role: "group", "aria-labelledby": `${key}-helpful` },
+      this.#uiText("p", "ui.helpful", { id: `${key}-helpful` }),
+      h("div", { class: "feedback-buttons" }, choice("helpful", "yes", "ui.yes"), choice("helpful", "no", "ui.no")),
+      h("div", { class: "reasons", hidden: true, role: "group", "aria-label": this.#t("ui.reason_prompt") },
+        FEEDBACK_REASONS.map((reason) => choice("reason", reason, `ui.reason.${reason}`)),
+        choice("reason", "", "ui.reason.none")),
+      h("p", { class: "feedback-note", "aria-live": "polite" }));
+  }
+
+  async #sendFeedback(message, button, helpful, reason) {
+    const box = button.closest(".feedback");
+    if (!message || !box) return;
+    if (!helpful && button.dataset.action === "helpful") {
+      // "No" first asks why; the answer is sent with the reason (or none).
+      box.querySelector(".feedback-buttons").hidden = true;
+      const reasons = box.querySelector(".reasons");
+      reasons.hidden = false;
+      reasons.querySelector("button")?.focus();
+      return;
+    }
+    const { data, lang } = message._wegweiser;
+    const unitIds = (Array.isArray(data.citations) ? data.citations : [])
+      .map((c) => c?.id).filter((id) => typeof id === "string" && id).slice(0, MAX_UNIT_IDS);
+    const coverage = ["full", "partial", "none"].includes(data.coverage) ? data.coverage : "none";
+    for (const el of box.querySelectorAll("button")) el.disabled = true;
+    let ok = false;
+    try {
+      const response = await fetch(`${this.apiUrl}/api/feedback`, {
+        ...FETCH_DEFAULTS, method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ unit_ids: unitIds, lang, coverage, helpful, reason }),
+      });
+      ok = response.ok;
+    } catch {
+      ok = false;
+    }
+    const note = box.querySelector(".feedback-note");
+    note.dataset.i18n = ok ? "ui.feedback_thanks" : "ui.feedback_failed";
+    note.dataset.sent = String(ok);
+    note.textContent = this.#t(note.dataset.i18n);
+    note.lang = this.#uiLang;
+    box.querySelector(".feedback-buttons").hidden = true;
+    box.querySelector(".reasons").hidden = true;
+  }
+
+  // -- a shared question -----------------------------------------------------------------------------------
+
+  /** With `share-param`, a question in the page address (`?frage=…&lang=…`) is asked once on load. */
+  #askSharedQuestion() {
+    const param = this.shareParam;
+    if (!param || this.#sharedAsked) return;
+    const params = new URLSearchParams(window.location.search);
+    const question = (params.get(param) || "").trim();
+    if (!question) return;
+    this.#sharedAsked = true;
+    const lang = primaryLanguage(params.get("lang"));
+    if (lang && !this.#explicitLang()) this.setAttribute("lang", lang);
+    this.#ask(question);
+  }
+
   #openCitation(id) {
     const details = id ? this.shadowRoot.getElementById(id) : null;
     if (!details) return;
+    const region = details.closest(".more");
+    const toggle = region ? this.shadowRoot.querySelector(`[aria-controls="${region.id}"]`) : null;
+    if (toggle) this.#toggleMore(toggle, true);
     details.open = true;
     const summary = details.querySelector("summary");
     summary?.focus();
@@ -878,9 +1561,9 @@ export class WegweiserChatElement extends HTMLElement {
       h("ul", {}, sorted.map((office) => this.#renderOffice(office, lang))));
   }
 
-  #renderContacts(contacts, lang) {
+  #renderContacts(contacts, lang, headingKey = "ui.who_helps") {
     return h("section", { class: "offices contacts", part: "contacts" },
-      this.#uiText("h3", "ui.who_helps"),
+      this.#uiText("h3", headingKey),
       h("ul", {}, contacts.map((card) => this.#renderOffice(card, lang))));
   }
 

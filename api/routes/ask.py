@@ -10,8 +10,10 @@ from haystack.core.errors import PipelineRuntimeError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import RunnerDep, ServedDep, ServingDep, SettingsDep
+from api.feedback import record_outcome_safely
 from api.gaps import record_gap
 from api.schemas import QUESTION_EXAMPLES, AskRequest, AskResponse, Problem
+from pipelines.followup import Turn
 from pipelines.i18n import direction
 from pipelines.query import ask
 from pipelines.serving import Served
@@ -36,9 +38,12 @@ logger = logging.getLogger(__name__)
 async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep, runner: RunnerDep,
                    request: AskRequest = Body(openapi_examples=QUESTION_EXAMPLES)) -> AskResponse:
     """Answer a question in the asker's language, with numbered citations to the source passages."""
+    # The turns are part of the cache key: the same words after another answer are another question.
+    previous = tuple(Turn(t.question, tuple(t.unit_ids)) for t in request.previous or ())
+
     def answer_from(current: Served) -> dict[str, Any]:
-        return current.cached("ask", lambda q, lang, simple: ask(current.ask, q, lang, simple),
-                              request.question, request.lang, request.simple)
+        return current.cached("ask", lambda q, lang, simple, turns: ask(current.ask, q, lang, simple, turns),
+                              request.question, request.lang, request.simple, previous)
 
     try:
         answer = await runner(answer_from, served)
@@ -57,4 +62,6 @@ async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep
         except OSError as exc:
             # The asker still gets the answer when the gaps file cannot be written (full disk, permissions).
             logger.warning("unanswered question not kept in the gaps file: %s", exc)
+    # Aggregated counter only (day × answer language × coverage), off the event loop; see api/feedback.py.
+    await run_in_threadpool(record_outcome_safely, settings, answer["lang"], answer["coverage"])
     return AskResponse(**answer, dir=direction(answer["lang"]))

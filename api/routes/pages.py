@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -64,10 +66,18 @@ async def get_widget() -> FileResponse:
 
 @router.get("/widget/messages/{language}.json")
 async def get_messages(language: str) -> JSONResponse:
-    """The widget's strings in one language (the same catalog the answers are written with)."""
+    """The widget's strings in one language: the answers' catalog plus the widget's own (widget/messages/)."""
     if not _LANG.match(language) or language not in catalog_languages():
         raise NotFoundError(f"no message catalog for {language!r}")
-    return JSONResponse(catalog(language), headers={"Cache-Control": "public, max-age=300"})
+    return JSONResponse({**catalog(language), **widget_catalog(language)},
+                        headers={"Cache-Control": "public, max-age=300"})
+
+
+@lru_cache(maxsize=16)
+def widget_catalog(language: str) -> dict[str, str]:
+    """The widget's own interface strings (widget/messages/<language>.json); empty if it has none."""
+    path = WIDGET_DIR / "messages" / f"{language}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 @router.get("/widget/languages.json")

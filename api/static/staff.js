@@ -1,6 +1,7 @@
 // The staff search page: instant search over the Integrationskonzept with the responsible offices,
 // filters by action field and office (with facet counts), and an office view listing everything an office
 // is responsible for. No framework; everything from the API is rendered with DOM nodes and textContent.
+// Without search words, choosing an action field or an office lists all of its units in document order.
 
 const DEBOUNCE_MS = 200;
 const HITS = 20;
@@ -19,7 +20,7 @@ const els = {
   form: $("staff-search"), q: $("q"), field: $("field"), office: $("office"), count: $("result-count"),
   hits: $("hits"), view: $("office-view"), viewTitle: $("office-view-title"), viewMeta: $("office-view-meta"),
   viewContact: $("office-view-contact"), viewCount: $("office-view-count"), viewList: $("office-view-list"),
-  viewClose: $("office-view-close"),
+  viewClose: $("office-view-close"), viewCsv: $("office-view-csv"), viewPrint: $("office-view-print"),
 };
 
 let searchController = null;
@@ -159,6 +160,8 @@ async function showOffice(officeId, { focus = false } = {}) {
   els.viewContact.replaceChildren();
   els.viewCount.textContent = "Wird geladen …";
   els.viewList.replaceChildren();
+  els.viewCsv.href = `/api/offices/${encodeURIComponent(slugOf(officeId))}/measures.csv`;
+  els.viewPrint.href = `/staff/offices/${encodeURIComponent(slugOf(officeId))}/print`;
   if (focus) els.viewTitle.focus();
   try {
     const office = await getJSON(`/api/offices/${encodeURIComponent(slugOf(officeId))}`, officeController.signal);
@@ -232,11 +235,29 @@ function renderHit(hit) {
         h("span", { class: "unit-id", text: ` · ${hit.id}` }))));
 }
 
-function filterText() {
+function filterParts() {
   const parts = [];
   if (els.field.value) parts.push(`Handlungsfeld ${els.field.value}`);
   if (els.office.value) parts.push(offices.get(els.office.value)?.name || els.office.value);
+  return parts;
+}
+
+function filterText() {
+  const parts = filterParts();
   return parts.length ? ` (gefiltert: ${parts.join(", ")})` : "";
+}
+
+function countText(q, hits) {
+  if (!q) {
+    const scope = filterParts().join(", ");
+    return hits.length
+      ? `${hits.length} ${hits.length === 1 ? "Eintrag" : "Einträge"}: ${scope} (in der Reihenfolge der Quelle)`
+      : `Keine Einträge: ${scope}.`;
+  }
+  if (hits.length) return `${hits.length} Treffer für „${q}“${filterText()}`;
+  // The server shows only units that share a word with the query or are close to it in meaning.
+  return `Keine Treffer für „${q}“${filterText()}. Kein Eintrag enthält dieses Wort oder passt inhaltlich dazu – ` +
+    "prüfen Sie die Schreibweise, versuchen Sie ein anderes Wort oder wählen Sie ein Handlungsfeld.";
 }
 
 async function search() {
@@ -244,14 +265,15 @@ async function search() {
   searchController?.abort();
   writeState();
   const q = els.q.value.trim();
-  if (!q) {
+  if (!q && !els.field.value && !els.office.value) {
     els.hits.replaceChildren();
     els.count.textContent = "";
     clearFacets();
     return;
   }
   searchController = new AbortController();
-  const params = new URLSearchParams({ q, k: String(HITS) });
+  // Without words: browse everything of the chosen field or office (the API then lists all of it).
+  const params = new URLSearchParams(q ? { q, k: String(HITS) } : {});
   if (els.field.value) params.set("field", els.field.value);
   if (els.office.value) params.set("office", els.office.value);
   els.form.setAttribute("aria-busy", "true");
@@ -260,9 +282,7 @@ async function search() {
     const hits = result.hits || [];
     els.hits.replaceChildren(...hits.map(renderHit));
     updateFacets(result.facets);
-    els.count.textContent = hits.length
-      ? `${hits.length} Treffer für „${q}“${filterText()}`
-      : `Keine Treffer für „${q}“${filterText()}.`;
+    els.count.textContent = countText(q, hits);
   } catch (error) {
     if (error.name === "AbortError") return;
     els.hits.replaceChildren();
@@ -304,4 +324,4 @@ document.addEventListener("click", (event) => {
 const initialOffice = readState();
 await loadOffices(initialOffice);
 if (els.office.value) showOffice(els.office.value);
-if (els.q.value.trim()) search();
+if (els.q.value.trim() || els.field.value || els.office.value) search();

@@ -30,6 +30,8 @@ DEFAULT_RANKING = {"dense": 20.0, "dense_gap": 10.0, "lexical": 2.0, "rrf": 15.0
 DEFAULT_RANKING_BIAS = -18.0
 DEFAULT_ABSTAIN = {"top_probability": 6.0, "margin": 2.0, "oos_margin": -20.0}
 DEFAULT_ABSTAIN_BIAS = -2.0
+#: Of a previous answer's unit ids (for a follow-up), how many name what it was about: its lead and contacts.
+PREVIOUS_LEAD_IDS = 3
 
 
 def candidate_features(match: dict[str, Any], kind: str, intent: str, best_dense: float,
@@ -134,7 +136,8 @@ class UnitRanker:
     @component.output_types(documents=list[Document], confidence=float, answerable=bool,
                             features=dict[str, float])
     def run(self, documents: list[Document], intent: str = "resident", oos_similarity: float = 0.0,
-            top_k: int | None = None, named_offices: list[str] | None = None) -> dict[str, Any]:
+            top_k: int | None = None, named_offices: list[str] | None = None,
+            previous_ids: list[str] | None = None) -> dict[str, Any]:
         """
         :param documents: candidates from the retriever (with ``meta["match"]``).
         :param intent: ``resident``, ``staff`` or ``injection`` (never answerable).
@@ -142,6 +145,10 @@ class UnitRanker:
         :param top_k: overrides the number of units returned.
         :param named_offices: offices the question names. A staff question about a named office is always
             answerable: the office's own unit lists everything it is responsible for.
+        :param previous_ids: for a follow-up question ("und wann hat die offen?"), the units of the previous
+            answer, most relevant first. Those among the candidates go first (the first
+            :data:`PREVIOUS_LEAD_IDS` before the others, each group in ranked order), and the question counts
+            as answerable: it asks about something the previous turn answered.
         :returns: ranked ``documents``, the answerability ``confidence``, the decision ``answerable`` and the
             decision ``features``.
         """
@@ -153,6 +160,15 @@ class UnitRanker:
             # Offices first: the named office's own unit is the answer to "what does this office do?".
             named = [d for d in ranked if d.meta.get("unit_id") in named_offices]
             ranked = named + [d for d in ranked if d.meta.get("unit_id") not in named_offices]
+        if previous_ids and intent != "injection":
+            earlier = [d for d in ranked if d.meta.get("unit_id") in previous_ids]
+            if earlier:
+                confidence = max(confidence, self.threshold)
+                # The previous answer's first units (its lead and contacts) before its "see also"; among them
+                # the ranking decides (a procedure with its documents before the office that handles it).
+                lead_ids = previous_ids[:PREVIOUS_LEAD_IDS]
+                earlier.sort(key=lambda d: d.meta.get("unit_id") not in lead_ids)
+                ranked = earlier + [d for d in ranked if d.meta.get("unit_id") not in previous_ids]
         return {"documents": ranked[: top_k or self.top_k], "confidence": confidence,
                 "answerable": intent != "injection" and bool(ranked) and confidence >= self.threshold,
                 "features": features}

@@ -33,3 +33,20 @@ def test_staff_page_with_results_and_office_view_has_no_serious_violations(axe_p
     axe_page.locator("#hits .office-link").first.click()
     expect(axe_page.locator("#office-view .responsibility").first).to_be_visible()
     check_axe(axe_page)
+
+
+def test_office_print_view_has_no_serious_violations(axe_page, check_axe):
+    axe_page.goto("/staff/offices/buero-migration-integration/print")
+    expect(axe_page.locator("table.units tbody tr").first).to_be_visible()
+    check_axe(axe_page)
+
+
+def test_dashboard_with_counts_has_no_serious_violations(axe_page, check_axe):
+    request = axe_page.context.request
+    answer = request.post("/api/ask", data={"question": "Wo lerne ich Deutsch?", "lang": "uk"}).json()
+    feedback = {"unit_ids": [c["id"] for c in answer["citations"]][:10], "lang": answer["lang"],
+                "coverage": answer["coverage"], "helpful": False, "reason": "not_understandable"}
+    assert request.post("/api/feedback", data=feedback).status == 204
+    axe_page.goto("/staff/dashboard")
+    expect(axe_page.locator("#feedback tbody tr").first).to_be_visible()
+    check_axe(axe_page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -96,3 +97,64 @@ def test_the_office_view_lists_everything_an_office_is_responsible_for(page):
     view.locator("#office-view-close").click()
     expect(view).to_be_hidden()
     expect(page.locator("#office")).to_have_value("")
+
+
+def test_a_word_the_texts_do_not_contain_shows_no_hits_and_says_why(page):
+    page.goto("/staff")
+    expect(page.locator("#office option")).not_to_have_count(1)
+    with page.expect_response(lambda r: is_search(r) and "asdfghjk" in r.url) as response:
+        page.locator("#q").fill("asdfghjk")
+    assert response.value.json()["hits"] == []
+    count = page.locator("#result-count")
+    expect(count).to_contain_text("Keine Treffer für „asdfghjk“")
+    expect(count).to_contain_text("Schreibweise")
+    expect(page.locator("#hits > li")).to_have_count(0)
+
+
+def test_a_field_can_be_browsed_without_a_query(page):
+    page.goto("/staff")
+    expect(page.locator("#office option")).not_to_have_count(1)
+    with page.expect_response(lambda r: is_search(r) and "field=2.4" in r.url) as response:
+        page.locator("#field").select_option("2.4")
+    result = response.value.json()
+    assert "q" not in parse_qs(urlsplit(response.value.url).query)
+    hits = page.locator("#hits > li")
+    expect(hits).to_have_count(len(result["hits"]))
+    assert len(result["hits"]) > 5
+    expect(hits.first.locator(".hit-title")).to_have_text(result["hits"][0]["title"])
+    expect(page.locator("#result-count")).to_contain_text(f"{len(result['hits'])} Einträge: Handlungsfeld 2.4")
+    # The address can be shared: opening it lists the same units.
+    assert parse_qs(urlsplit(page.url).query) == {"field": ["2.4"]}
+    page.reload()
+    expect(page.locator("#hits > li")).to_have_count(len(result["hits"]))
+
+
+def test_an_office_can_be_browsed_exported_and_printed(page, context):
+    page.goto("/staff")
+    expect(page.locator("#office option")).not_to_have_count(1)
+    with page.expect_response(lambda r: is_search(r) and "office=" in r.url) as response:
+        page.locator("#office").select_option("office/fd-gesundheit")
+    hits = response.value.json()["hits"]
+    expect(page.locator("#hits > li")).to_have_count(len(hits))
+    view = page.locator("#office-view")
+    expect(view.locator(".responsibility").first).to_be_visible()
+    responsibilities = view.locator(".responsibility").count()
+
+    with page.expect_download() as download_info:
+        view.get_by_role("link", name="Liste als CSV (Excel)").click()
+    download = download_info.value
+    assert download.suggested_filename == "massnahmen-fd-gesundheit.csv"
+    data = open(download.path(), "rb").read()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert len(data.decode("utf-8-sig").strip().splitlines()) >= responsibilities + 1
+
+    view.get_by_role("link", name="Druckansicht").click()
+    expect(page).to_have_url(re.compile(r"/staff/offices/fd-gesundheit/print$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fachdienst Gesundheit")
+    expect(page.locator("table.units tbody tr")).to_have_count(responsibilities)
+    expect(page.get_by_role("button", name="Drucken")).to_be_visible()
+    # On paper: no navigation and no button, the table with its header.
+    page.emulate_media(media="print")
+    expect(page.locator(".site-header")).to_be_hidden()
+    expect(page.get_by_role("button", name="Drucken")).to_be_hidden()
+    expect(page.locator("table.units thead")).to_be_visible()

@@ -18,7 +18,7 @@ from tests.api.conftest import app_client, assert_problem
 pytestmark = pytest.mark.integration
 
 CONTRACT_FIELDS = {"question", "lang", "detected_lang", "answered", "coverage", "missing", "answer", "answer_de",
-                   "simple", "citations", "contacts", "offices", "services", "translation", "dir"}
+                   "simple", "citations", "contacts", "offices", "services", "translation", "dir", "follow_up"}
 OPTIONAL_FIELDS = {"generator"}  # only filled in when the optional generator is configured
 CITATION_FIELDS = {"n", "id", "kind", "section", "title", "text", "text_translated", "source", "as_of", "url"}
 CITATION_KINDS = {"measure", "goal", "field", "intro", "strategy", "service", "procedure", "office"}

@@ -62,3 +62,35 @@ def test_office_with_a_linked_service_shows_its_sourced_contact(client: TestClie
 @pytest.mark.parametrize("slug", ["gibt-es-nicht", "FD-Gesundheit", "fd_gesundheit", "-x"])
 def test_unknown_office_is_a_readable_404(client: TestClient, slug: str) -> None:
     assert_problem(client.get(f"/api/offices/{slug}"), 404, "no office")
+
+
+def test_an_office_s_units_export_as_csv_for_excel(client: TestClient) -> None:
+    import csv
+    import io
+
+    office = client.get("/api/offices/buero-migration-integration").json()
+    response = client.get("/api/offices/buero-migration-integration/measures.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-disposition"] == \
+        'attachment; filename="massnahmen-buero-migration-integration.csv"'
+    assert response.content.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: Excel reads the umlauts right
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline=""), delimiter=";"))
+    assert rows[0] == ["ID", "Art", "Titel", "Handlungsfeld", "Abschnitt", "Termin", "Verantwortung laut Quelle",
+                       "Quelle"]
+    units = office["responsibilities"]
+    assert [r[0] for r in rows[1:]] == [u["id"] for u in units]
+    for row, unit in zip(rows[1:], units, strict=True):
+        assert row[2] == unit["title"] and row[5] == (unit["termin"] or "") and row[7] == unit["url"]
+
+
+def test_csv_cells_never_start_a_formula() -> None:
+    from api.routes.offices import measures_csv
+
+    data = measures_csv([{"id": "x", "title": '=HYPERLINK("http://evil")', "verantwortung": 'a; "b"\nc'}])
+    text = data.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text and '"a; ""b""\nc"' in text
+
+
+def test_unknown_office_has_no_csv(client: TestClient) -> None:
+    assert_problem(client.get("/api/offices/gibt-es-nicht/measures.csv"), 404, "gibt-es-nicht")

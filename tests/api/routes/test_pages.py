@@ -39,7 +39,7 @@ def test_demo_page_loads_the_widget_from_its_own_origin(client: TestClient) -> N
     page = client.get("/", headers={"Host": FOREIGN_HOST}).text
     assert '<script type="module" src="/widget/wegweiser-chat.js"></script>' in page
     # No api-url: the widget calls the origin it was loaded from.
-    assert re.findall(r"<wegweiser-chat\b[^>]*>", page) == ["<wegweiser-chat>"]
+    assert re.findall(r"<wegweiser-chat\b[^>]*>", page) == ['<wegweiser-chat share-param="frage">']
 
 
 @pytest.mark.parametrize("document, prefix", [("integrationskonzept", "ik-"), ("sozialstrategie", "ks-"),

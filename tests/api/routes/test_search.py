@@ -134,3 +134,43 @@ def test_bad_parameters_get_a_readable_422(client: TestClient, name: str) -> Non
 
 def test_unknown_office_finds_nothing_rather_than_failing(client: TestClient) -> None:
     assert _search(client, q="Sprachmittlung", office="office/gibt-es-nicht")["hits"] == []
+
+
+@pytest.mark.parametrize("nonsense", ["asdfghjk", "qwertzuiop", "lorem ipsum dolor"])
+def test_a_query_the_texts_do_not_cover_finds_nothing(client: TestClient, nonsense: str) -> None:
+    result = _search(client, q=nonsense, k=20)
+    assert result["hits"] == []
+    assert result["facets"] == {"field": {}, "office": {}}
+
+
+def test_hits_are_cut_off_where_relevance_ends(client: TestClient) -> None:
+    # Fewer hits than asked for: only units that share a word with the query or are close to it in meaning.
+    hits = _search(client, q="Elternberatung", k=20)["hits"]
+    assert 1 <= len(hits) < 20
+    assert hits[0]["id"] == "ik/2.3.1/z2/m2"
+
+
+def test_without_a_query_a_field_lists_all_its_units_in_document_order(client: TestClient) -> None:
+    result = _search(client, field="2.4")
+    ids = [h["id"] for h in result["hits"]]
+    assert result["query"] == "" and ids[0] == "ik/2.4"
+    assert "ik/2.4/z2/m2" in ids and all(i.startswith("ik/2.4") for i in ids)
+    # Document order: 2.4, 2.4/z1, 2.4/z1/m1 … (numbers compared as numbers).
+    def position(unit_id: str) -> list[int]:
+        return [int(part.lstrip("zm")) if part[1:].isdigit() else 0 for part in unit_id.split("/")[2:]]
+    assert [position(i) for i in ids] == sorted(position(i) for i in ids)
+    assert result["facets"]["field"] == {"2.4": len(ids)}
+    assert all(h["score"] == 0 for h in result["hits"])
+    assert len(_search(client, field="2.4", k=3)["hits"]) == 3
+
+
+def test_without_a_query_an_office_lists_everything_it_is_responsible_for(client: TestClient) -> None:
+    office = client.get("/api/offices/fd-gesundheit").json()
+    listed = {h["id"] for h in _search(client, office="office/fd-gesundheit")["hits"]}
+    assert {u["id"] for u in office["responsibilities"]} <= listed
+    narrowed = _search(client, office="office/fd-gesundheit", field="2.4")["hits"]
+    assert narrowed and all(h["field"] == "2.4" for h in narrowed)
+
+
+def test_browsing_needs_a_field_or_an_office(client: TestClient) -> None:
+    assert_problem(client.get("/api/search", params={"k": 5}), 422, "q", "field or office")
