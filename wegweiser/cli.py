@@ -163,8 +163,15 @@ def eval_command(
     output: Annotated[Path | None, typer.Option(help="Folder for latest.json/latest.md/plots.")] = None,
     set_baseline: Annotated[bool, typer.Option("--set-baseline", help="Record this run as the regression "
                                                                      "baseline (eval/results/baseline.json).")] = False,
+    dataset: Annotated[str, typer.Option(help="jena (default): the Jena question set; omos-qa: OMoS-QA pages and "
+                                              "questions (splits dev/train; see eval/omos.py).")] = "jena",
 ) -> None:
     """Score the real pipeline and two baselines on the multilingual question set."""
+    if dataset == "omos-qa":
+        _eval_omos(split)
+        return
+    if dataset != "jena":
+        _fail("--dataset must be jena or omos-qa")
     from eval.calibrate import calibrate as fit
     from eval.questions import load_questions
     from eval.report import RESULTS_DIR, write_report
@@ -200,6 +207,19 @@ def eval_command(
         (RESULTS_DIR / "baseline.json").write_text(json.dumps(baseline, indent=2) + "\n", encoding="utf-8")
         paths.append(RESULTS_DIR / "baseline.json")
     _print_eval(report)
+    console.print("Wrote " + ", ".join(str(p) for p in paths))
+
+
+def _eval_omos(split: str) -> None:
+    from eval.omos import evaluate, markdown
+
+    if split not in ("dev", "train"):
+        _fail("OMoS-QA is scored on dev (or train); its test split is kept back for independent evaluation")
+    with _progress(f"OMoS-QA {split}") as bar:
+        task = bar.add_task(split, total=None)
+        report, paths = evaluate(split, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                 log=console.print)
+    console.print(markdown(report))
     console.print("Wrote " + ", ".join(str(p) for p in paths))
 
 

@@ -1,0 +1,198 @@
+"""Sentence-level evidence: which sentences of a page answer a question, and whether the page answers it at all.
+
+Every sentence of a page is described by a few numbers — how close e5 puts it to the question, how close its
+chunk is, how many of the question's rarer words it shares (in the question's language and in German), the
+same for its neighbours, its position — and a logistic model turns them into the probability that it belongs
+to the answer; a second, page-level model decides from the best sentences whether the page answers at all.
+Both models and their thresholds are fitted on
+the OMoS-QA train split (``python -m eval.omos fit``) and stored in ``pipelines/sentence_model.json``; no
+library beyond numpy is needed to apply them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.lexical import stem_terms
+
+MODEL_PATH = Path(__file__).with_name("sentence_model.json")
+FEATURES = (
+    "dense", "dense_gap", "dense_rank", "chunk", "chunk_gap", "lexical", "lexical_de", "lexical_gap",
+    "neighbour_dense_gap", "neighbour_lexical", "position", "is_first", "log_length", "page_dense_max",
+    "page_lexical_max", "dense_x_lexical", "distance_to_best", "after_best", "log_page_sentences",
+)
+
+
+def split_sentences(text: str) -> list[str]:
+    """A page's sentences: its lines, numbered from 0 (pages keep one sentence, heading or list item per line).
+
+    Empty lines stay as empty sentences, so that line *i* of a translation is still sentence *i* of the original.
+    """
+    return [line.strip() for line in text.strip("\n").split("\n")]
+
+
+def lexical_overlap(question: str, sentences: list[str], languages: list[str]) -> np.ndarray:
+    """The share of the question's term weight (IDF within the page) that each sentence contains.
+
+    Rare words of the page ("Aufenthaltstitel", "Kita-Gutschein") count more than words on every line.
+    """
+    stems = [set().union(*(stem_terms(s, lang) for lang in languages)) if s else set() for s in sentences]
+    frequency = Counter(term for terms in stems for term in terms)
+    query = set().union(*(stem_terms(question, lang) for lang in languages))
+    weights = {t: math.log(1 + (len(sentences) + 1) / (frequency[t] + 1)) for t in query}
+    total = sum(weights.values())
+    if not total:
+        return np.zeros(len(sentences), dtype=np.float32)
+    return np.array([sum(weights[t] for t in query & terms) / total for terms in stems], dtype=np.float32)
+
+
+def _neighbour_max(values: np.ndarray) -> np.ndarray:
+    left = np.concatenate([[values.min()], values[:-1]])
+    right = np.concatenate([values[1:], [values.min()]])
+    return np.maximum(left, right)
+
+
+def sentence_features(question: str, language: str, question_vector: np.ndarray, sentences: list[str],
+                      sentences_de: list[str], vectors_de: np.ndarray, chunk_scores: np.ndarray) -> np.ndarray:
+    """The feature matrix of a page's sentences for one question (rows: sentences, columns: FEATURES).
+
+    :param question: the question text; ``language`` its language.
+    :param question_vector: its e5 query vector.
+    :param sentences: the page's sentences in the question's language (aligned with ``sentences_de``).
+    :param sentences_de: the page's German sentences; ``vectors_de`` their e5 passage vectors (rows).
+    :param chunk_scores: per sentence, the similarity of the question to the chunk that holds the sentence.
+    """
+    n = len(sentences_de)
+    empty = np.array([not s for s in sentences_de])
+    dense = vectors_de @ question_vector
+    dense[empty] = dense[~empty].min() if (~empty).any() else 0.0
+    order = np.argsort(-dense)
+    rank = np.empty(n)
+    rank[order] = np.arange(n)
+    lexical = lexical_overlap(question, sentences, [language])
+    lexical_de = lexical_overlap(question, sentences_de, list(dict.fromkeys([language, "de"])))
+    dense_gap = dense - dense.max()
+    # Answers are mostly runs of consecutive lines (a list under its lead-in): how far a line is from the one
+    # that matches best tells much about lines that share no words with the question.
+    best = int(np.argmax(dense_gap + lexical))
+    columns = [
+        dense, dense_gap, 1.0 / (1.0 + rank), chunk_scores, chunk_scores - chunk_scores.max(), lexical, lexical_de,
+        lexical - lexical.max(), _neighbour_max(dense_gap), _neighbour_max(lexical),
+        np.arange(n) / max(n - 1, 1), (np.arange(n) == 0).astype(float),
+        np.log1p([len(s) for s in sentences_de]), np.full(n, dense.max()), np.full(n, lexical.max()),
+        dense * lexical, np.log1p(np.abs(np.arange(n) - best)), (np.arange(n) > best).astype(float),
+        np.full(n, math.log1p(n)),
+    ]
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SentenceSelection:
+    """The sentences chosen as the answer (empty when the page does not answer), with every probability."""
+
+    selected: list[int]
+    probabilities: list[float]
+    answered: bool
+    unanswerable: float
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """A logistic model on standardised features."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """Probabilities for the rows of ``features``."""
+        z = (np.asarray(features, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
+        return 1.0 / (1.0 + np.exp(-(z @ np.array(self.coefficients) + self.intercept)))
+
+
+def page_features(probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """What the does-this-page-answer decision looks at: how strong the best sentences are, and how well the page
+    as a whole matches (a page with one strong line differs from a page that is merely on the topic)."""
+    top = np.sort(probabilities)[::-1]
+    dense = features[:, FEATURES.index("dense")]
+    return np.array([top[0], top[:2].mean(), top[:3].mean(), top[:5].mean(), dense.max(),
+                     features[:, FEATURES.index("lexical")].max(), features[:, FEATURES.index("lexical_de")].max(),
+                     features[:, FEATURES.index("chunk")].max(), dense.max() - dense.mean(),
+                     math.log1p(len(probabilities)), float((probabilities > 0.3).sum())])
+
+
+@dataclass(frozen=True)
+class SentenceSelector:
+    """Chooses the answering sentences of a page from their features (see sentence_features), or none when the
+    page-level model finds that the page does not answer the question.
+
+    Usage:
+    ```python
+    selector = SentenceSelector.load()
+    selection = selector.select(sentence_features(question, "uk", qvec, uk_lines, de_lines, de_vecs, chunks))
+    selection.selected  # e.g. [3, 4, 5]; [] when the page does not answer the question
+    ```
+    """
+
+    sentence: Logistic
+    page: Logistic | None
+    threshold: float
+    unanswerable_threshold: float
+    relative: float = 0.0
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> SentenceSelector:  # type: ignore[type-arg]
+        """Read a model written by ``to_dict``."""
+        if tuple(raw["features"]) != FEATURES:
+            raise ValueError("the sentence model was fitted on other features; refit with `python -m eval.omos fit`")
+        page = Logistic(**raw["page"]) if raw.get("page") else None
+        return cls(Logistic(**raw["sentence"]), page, float(raw["threshold"]), float(raw["unanswerable_threshold"]),
+                   float(raw.get("relative", 0.0)))
+
+    def to_dict(self) -> dict:  # type: ignore[type-arg]
+        """The model as JSON-ready values."""
+        return {"features": list(FEATURES), "sentence": self.sentence.__dict__,
+                "page": self.page.__dict__ if self.page else None, "threshold": self.threshold,
+                "unanswerable_threshold": self.unanswerable_threshold, "relative": self.relative}
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> SentenceSelector:
+        """The fitted model (see ``python -m eval.omos fit``)."""
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """The probability that each sentence belongs to the answer."""
+        return self.sentence(features)
+
+    def unanswerable(self, probabilities: np.ndarray, features: np.ndarray) -> float:
+        """The probability that the page does not answer the question (1 - best sentence without a page model)."""
+        if self.page is None:
+            return float(1.0 - probabilities.max())
+        return float(self.page(page_features(probabilities, features)[None, :])[0])
+
+    def choose(self, probabilities: np.ndarray, sentences_de: list[str] | None = None) -> list[int]:
+        """The sentences above ``threshold`` and within ``relative`` of the best (never an empty line)."""
+        cut = max(self.threshold, self.relative * probabilities.max())
+        chosen = [i for i, p in enumerate(probabilities) if p >= cut and (sentences_de is None or sentences_de[i])]
+        return chosen or [int(probabilities.argmax())]
+
+    def select(self, features: np.ndarray, sentences_de: list[str] | None = None) -> SentenceSelection:
+        """Select the answering sentences, or none when the page does not answer.
+
+        :param features: from sentence_features.
+        :param sentences_de: the sentences (to skip empty lines), optional.
+        """
+        probabilities = self.probabilities(features)
+        if not len(probabilities):
+            return SentenceSelection([], [], False, 1.0)
+        unanswerable = self.unanswerable(probabilities, features)
+        if unanswerable >= self.unanswerable_threshold:
+            return SentenceSelection([], probabilities.tolist(), False, unanswerable)
+        return SentenceSelection(self.choose(probabilities, sentences_de), probabilities.tolist(), True, unanswerable)

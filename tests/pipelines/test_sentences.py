@@ -1,0 +1,71 @@
+"""Sentence selection: features, the selector's two decisions, and the fitted model file."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipelines.sentences import (
+    FEATURES,
+    MODEL_PATH,
+    Logistic,
+    SentenceSelector,
+    lexical_overlap,
+    sentence_features,
+    split_sentences,
+)
+
+
+def test_split_keeps_empty_lines_for_alignment() -> None:
+    assert split_sentences("A\n\nB\n") == ["A", "", "B"]
+
+
+def test_lexical_overlap_weighs_rare_words_of_the_page() -> None:
+    sentences = ["Kita Anmeldung", "Kita Gebühren Einkommen", "Kita Öffnungszeiten"]
+    overlap = lexical_overlap("Wie hoch sind die Kita-Gebühren?", sentences, ["de"])
+    assert overlap.argmax() == 1 and overlap[1] > 2 * overlap[0]  # "Gebühren" is rarer on the page than "Kita"
+    assert lexical_overlap("und oder", sentences, ["de"]).tolist() == [0.0, 0.0, 0.0]
+
+
+def _features(n: int = 4) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(n, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sentences = ["Titel", "Die Gebühren hängen vom Einkommen ab.", "", "Anmeldung beim Fachdienst."][:n]
+    return sentence_features("Wovon hängen die Gebühren ab?", "de", vectors[1], sentences, sentences, vectors,
+                             np.linspace(0.8, 0.5, n).astype(np.float32))
+
+
+def test_features_have_one_row_per_sentence_and_the_matching_sentence_stands_out() -> None:
+    features = _features()
+    assert features.shape == (4, len(FEATURES))
+    dense, lexical = FEATURES.index("dense"), FEATURES.index("lexical")
+    assert features[:, dense].argmax() == 1 and features[:, lexical].argmax() == 1
+    assert features[0, FEATURES.index("is_first")] == 1.0
+    assert np.isfinite(features).all()
+
+
+def _selector(unanswerable_threshold: float) -> SentenceSelector:
+    n = len(FEATURES)
+    coefficients = [0.0] * n
+    coefficients[FEATURES.index("dense")] = 4.0
+    sentence = Logistic((0.0,) * n, (1.0,) * n, tuple(coefficients), -1.0)
+    return SentenceSelector(sentence, None, 0.5, unanswerable_threshold, 0.5)
+
+
+def test_selector_picks_sentences_above_threshold_and_never_empty_lines() -> None:
+    features = _features()
+    selection = _selector(0.9).select(features, ["Titel", "Die Gebühren …", "", "Anmeldung …"])
+    assert selection.answered and selection.selected == [1]
+    assert len(selection.probabilities) == 4
+
+
+def test_selector_says_the_page_does_not_answer_when_the_best_sentence_is_weak() -> None:
+    selection = _selector(0.001).select(_features())
+    assert not selection.answered and selection.selected == []
+
+
+def test_the_shipped_model_matches_the_features() -> None:
+    selector = SentenceSelector.load(MODEL_PATH)
+    assert len(selector.sentence.coefficients) == len(FEATURES) and selector.page is not None
+    assert 0 < selector.threshold < 1 and 0 < selector.unanswerable_threshold < 1
+    assert SentenceSelector.from_dict(selector.to_dict()) == selector
