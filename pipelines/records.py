@@ -177,7 +177,11 @@ class RecordStore:
         return found
 
 
-_SHARED: weakref.WeakKeyDictionary[QdrantDocumentStore, RecordStore] = weakref.WeakKeyDictionary()
+# Keyed by the document store's id and holding the record stores weakly: a record store refers to its document
+# store, so a registry keyed weakly by the document store (a WeakKeyDictionary) would keep both alive for ever,
+# one build's store and records cache per re-ingest. The id is stable while the entry lives, because the record
+# store keeps its document store alive; the entry goes with the last component that uses it.
+_SHARED: weakref.WeakValueDictionary[int, RecordStore] = weakref.WeakValueDictionary()
 _SHARED_LOCK = threading.Lock()
 
 
@@ -185,7 +189,7 @@ def shared_record_store(document_store: QdrantDocumentStore, cache_size: int = 1
     """The one :class:`RecordStore` of a document store: every component that reads records of the same build
     (the translation-memory lookup, the answer's context fetcher, the served build) shares its cache."""
     with _SHARED_LOCK:
-        store = _SHARED.get(document_store)
-        if store is None:
-            store = _SHARED[document_store] = RecordStore(document_store, cache_size)
+        store = _SHARED.get(id(document_store))
+        if store is None or store.document_store is not document_store:
+            store = _SHARED[id(document_store)] = RecordStore(document_store, cache_size)
         return store

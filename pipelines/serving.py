@@ -18,6 +18,7 @@ from typing import Any
 
 from haystack import Pipeline
 
+from pipelines.memory import release_free_memory
 from pipelines.query import ServedIndex, build_query_pipeline, build_search_pipeline, open_served_index
 from pipelines.records import shared_record_store
 from pipelines.settings import Settings
@@ -155,7 +156,12 @@ class ServingState:
                 self.last_error = "no index yet: run `wegweiser ingest`"
                 raise IndexNotReadyError(self.last_error)
             if served is None or served.build != build:
+                replaced = served is not None
                 self._served = served = self._load()
+                if replaced:
+                    # The old build's pipelines go with the last request still on them; what is freed by now
+                    # goes back to the system (a re-ingest in this process trims again once it is done).
+                    release_free_memory()
             self._checked_at = time.monotonic()
             self.last_error = None
             return served

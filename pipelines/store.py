@@ -7,13 +7,25 @@ Qdrant's embedded mode, which scores sparse vectors point by point in Python, st
 ``wegweiser ingest`` fills a new build, then points every language alias (``<alias>_<lang>``) at it in one
 atomic operation and drops the old build after a grace period; a reader never sees a half-built index. The
 server binds its pipelines to one concrete build, so a single answer never mixes two builds.
+
+An ingest that is killed (not one that fails: that drops its own build) leaves a partial build behind. Every
+ingest, even one that finds nothing to rebuild, removes such *leftover* builds: collections named like a build
+that is neither served nor being written or drained by an ingest of this process. The embedded store admits
+one process at a time, so there every other build is a leftover at once. On a Qdrant server another server's
+ingest may be writing a build right now: there a build counts as a leftover only when its last sign of life
+(each collection records when it was created, a retired build when it was retired) is older than
+``STALE_BUILD_SECONDS``, far longer than an ingest takes between two collections.
 """
 
 from __future__ import annotations
 
 import atexit
+import re
 import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +44,16 @@ _CLIENTS: dict[str, QdrantClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 # Payload fields that are filtered or grouped on.
 KEYWORD_FIELDS = ("meta.unit_id", "meta.kind", "meta.field", "meta.offices")
+#: On a Qdrant server, a build that is not served and showed no sign of life for this long is the leftover of a
+#: killed ingest. A running ingest creates its next collection within minutes (the slowest step, embedding the
+#: 1,650 German search questions from scratch, took 40 s on two idle cores), so an hour never catches one.
+STALE_BUILD_SECONDS = 3600.0
+# Collection metadata keys: when a collection was created, when its build stopped being served (epoch seconds).
+CREATED_AT = "created_at"
+RETIRED_AT = "retired_at"
+# Builds an ingest of this process is writing or draining (counted: two ingests may keep the same build).
+_IN_USE: Counter[str] = Counter()
+_IN_USE_LOCK = threading.Lock()
 
 
 class IndexNotReadyError(RuntimeError):
@@ -204,7 +226,7 @@ def create_collection(client: QdrantClient, name: str, dimension: int, metadata:
         collection_name=name,
         vectors_config={DENSE_VECTORS_NAME: rest.VectorParams(size=dimension, distance=rest.Distance.COSINE)},
         sparse_vectors_config={SPARSE_VECTORS_NAME: rest.SparseVectorParams(modifier=rest.Modifier.IDF)},
-        metadata=metadata,
+        metadata={**metadata, CREATED_AT: round(time.time())},
     )
     if not _is_embedded(client):  # embedded mode has no payload indexes (it scans in memory)
         for field_name in KEYWORD_FIELDS:
@@ -234,15 +256,88 @@ def switch_aliases(client: QdrantClient, settings: Settings, build: str, languag
     return previous
 
 
-def drop_builds(client: QdrantClient, settings: Settings, keep: set[str]) -> list[str]:
-    """Delete the collections of every build except those in ``keep``; returns the collections deleted."""
-    dropped = []
-    prefix = f"{settings.collection_alias}_"
+def build_of(settings: Settings, collection: str) -> str | None:
+    """The build a collection belongs to, or None for a collection not named like a build (see new_build_name)."""
+    match = re.match(rf"({re.escape(settings.collection_alias)}_\d{{20}})_", collection)
+    return match.group(1) if match else None
+
+
+@contextmanager
+def builds_in_use(*builds: str | None) -> Iterator[None]:
+    """Keep builds from every leftover sweep of this process while an ingest writes them or drains them."""
+    names = [b for b in builds if b]
+    with _IN_USE_LOCK:
+        _IN_USE.update(names)
+    try:
+        yield
+    finally:
+        with _IN_USE_LOCK:
+            _IN_USE.subtract(names)
+            for name in names:
+                if _IN_USE[name] <= 0:
+                    del _IN_USE[name]
+
+
+def retire_build(client: QdrantClient, build: str) -> None:
+    """Record when a build stopped being served: its sign of life while the requests still on it finish."""
+    client.update_collection(collection_name(build, "de"), metadata={RETIRED_AT: round(time.time())})
+
+
+def _last_sign_of_life(client: QdrantClient, build: str, collections: list[str]) -> float:
+    # The name carries the start time; builds made before collections were stamped have only that.
+    stamps = [time.mktime(time.strptime(build[-20:-6], "%Y%m%d%H%M%S"))]
+    for name in collections:
+        metadata = getattr(client.get_collection(name).config, "metadata", None) or {}
+        stamps += [float(metadata[key]) for key in (CREATED_AT, RETIRED_AT)
+                   if isinstance(metadata.get(key), int | float)]
+    return max(stamps)
+
+
+def leftover_builds(client: QdrantClient, settings: Settings, keep: set[str], stale_after: float | None,
+                    now: float | None = None) -> dict[str, list[str]]:
+    """Builds that no ingest writes or serves any more, with their collections.
+
+    :param keep: builds to keep whatever their age (the served one, those in use in this process).
+    :param stale_after: seconds without a sign of life after which another process's build counts as left over;
+        None when no other process can be writing one (the embedded store).
+    :param now: the current time in seconds since the epoch (default: now).
+    """
+    collections: dict[str, list[str]] = {}
     for item in client.get_collections().collections:
-        if item.name.startswith(prefix) and not any(item.name.startswith(f"{b}_") for b in keep):
-            client.delete_collection(item.name)
-            dropped.append(item.name)
+        build = build_of(settings, item.name)
+        if build and build not in keep:
+            collections.setdefault(build, []).append(item.name)
+    if stale_after is None:
+        return collections
+    now = time.time() if now is None else now
+    return {build: names for build, names in collections.items()
+            if now - _last_sign_of_life(client, build, names) > stale_after}
+
+
+def drop_leftover_builds(client: QdrantClient, settings: Settings) -> list[str]:
+    """Delete the builds left over by killed ingests (see the module docstring); returns the collections deleted.
+
+    The served build and the builds in use by an ingest of this process are kept.
+    """
+    with _IN_USE_LOCK:
+        keep = set(_IN_USE)
+    served = served_build(client, settings)
+    keep.update([served] if served else [])
+    stale_after = None if _is_embedded(client) else STALE_BUILD_SECONDS
+    dropped = []
+    for names in leftover_builds(client, settings, keep, stale_after).values():
+        for name in names:
+            client.delete_collection(name)
+        dropped += names
     return dropped
+
+
+def drop_build(client: QdrantClient, settings: Settings, build: str) -> list[str]:
+    """Delete every collection of one build; returns the collections deleted."""
+    names = [c.name for c in client.get_collections().collections if build_of(settings, c.name) == build]
+    for name in names:
+        client.delete_collection(name)
+    return names
 
 
 def store_client(store: QdrantDocumentStore) -> QdrantClient:
@@ -264,7 +359,7 @@ OUT_OF_SCOPE = "oos"
 def create_records_collection(client: QdrantClient, build: str) -> str:
     """The collection of a build that holds one full record per unit (payload only, no vectors)."""
     name = collection_name(build, RECORDS)
-    client.create_collection(collection_name=name, vectors_config={})
+    client.create_collection(collection_name=name, vectors_config={}, metadata={CREATED_AT: round(time.time())})
     return name
 
 

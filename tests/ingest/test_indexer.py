@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import shutil
+import tracemalloc
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from ingest.corpus import load_corpus
+from ingest.documents import build_documents
 from ingest.errors import CorpusError
-from ingest.indexer import run_ingest
+from ingest.indexer import BATCH_SIZE, _reusable_vectors, load_validated, run_ingest
+from pipelines.indexing import build_indexing_pipeline
+from pipelines.query import ask
+from pipelines.serving import ServingState
 from pipelines.settings import Settings
 from pipelines.store import (
     build_metadata,
     close_shared_client,
     collection_name,
+    create_collection,
+    embedding_dimension,
     fetch_records,
     index_info,
+    new_build_name,
+    open_document_store,
     served_build,
     shared_client,
 )
@@ -79,6 +88,19 @@ def test_removed_unit_disappears_and_unchanged_vectors_are_reused(ingested_setti
         close_shared_client(settings)
 
 
+def test_the_vectors_kept_for_reuse_are_compact(ingested_settings: Settings) -> None:
+    # A re-ingest holds every vector of the served build at once. As lists of Python floats (12 KiB per vector)
+    # they were six million small objects whose freed arenas stayed resident in the server (issue 12).
+    tracemalloc.start()
+    try:
+        reuse = _reusable_vectors(ingested_settings, served_build(shared_client(ingested_settings), ingested_settings))
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(reuse) > 1000
+    assert held / len(reuse) < 4096, f"{held / len(reuse):.0f} bytes per 384-dimensional vector"
+
+
 def test_malformed_corpus_fails_with_file_and_line_and_leaves_the_index_untouched(
         ingested_settings: Settings, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
@@ -121,4 +143,38 @@ def test_cli_ingest_reports_units_and_exits_2_on_bad_input(ingested_settings: Se
         assert "fr.yaml" in result.output and "untouched" in result.output
     finally:
         get_settings.cache_clear()
+        close_shared_client(settings)
+
+
+def _kill_an_ingest_midway(settings: Settings) -> str:
+    """Leave what an ingest killed while writing leaves: a batch written into each of its first collections,
+    nothing switched (a killed process runs no clean-up)."""
+    client = shared_client(settings)
+    build = new_build_name(settings)
+    corpus, memory, glossary = load_validated(settings)
+    documents, _ = build_documents(corpus, memory, glossary, build)
+    for language in ("de", "en"):
+        name = collection_name(build, language)
+        create_collection(client, name, embedding_dimension(settings), {"language": language})
+        docs = [d for d in documents if d.meta["language"] == language][:BATCH_SIZE]
+        build_indexing_pipeline(settings, open_document_store(settings, index=name)).run(
+            {"embedder": {"documents": docs}})
+    return build
+
+
+def test_a_normal_ingest_removes_what_a_killed_ingest_left(ingested_settings: Settings, tmp_path: Path) -> None:
+    settings = _copy_store(ingested_settings, tmp_path / "store")
+    try:
+        client = shared_client(settings)
+        served = served_build(client, settings)
+        partial = _kill_an_ingest_midway(settings)
+        report = run_ingest(settings)  # not forced, nothing changed
+        assert report.skipped and report.build == served
+        assert sorted(report.dropped) == [collection_name(partial, "de"), collection_name(partial, "en")]
+        names = [c.name for c in client.get_collections().collections]
+        assert not [n for n in names if n.startswith(partial)]
+        assert [n for n in names if n.startswith(served)], "the served build stays"
+        answer = ask(ServingState(settings).current().ask, "Wo finde ich einen Dolmetscher für den Arztbesuch?")
+        assert answer["answered"] and answer["citations"]
+    finally:
         close_shared_client(settings)
