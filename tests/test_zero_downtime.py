@@ -119,7 +119,10 @@ def _ready_build(client: httpx.Client) -> str | None:
 
 def _fire(url: str, worker: int, stop: threading.Event, out: list[Observation], errors: list[str]) -> None:
     n = worker
-    with httpx.Client(base_url=url, timeout=60) as client:
+    # Each worker is a client of its own (own loopback address): one address may have only two requests in the
+    # works at once (WEGWEISER_REQUESTS_IN_FLIGHT_PER_CLIENT), and this test is about many askers.
+    transport = httpx.HTTPTransport(local_address=f"127.0.0.{10 + worker}")
+    with httpx.Client(base_url=url, timeout=60, transport=transport) as client:
         while not stop.is_set():
             n += 1
             try:
