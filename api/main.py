@@ -21,11 +21,11 @@ from api.gaps import purging_gaps
 from api.middleware import (
     HeadAsGetMiddleware,
     RateLimitMiddleware,
+    RelativeRedirectMiddleware,
     RequestLimitsMiddleware,
     RequestLogMiddleware,
     SecurityHeadersMiddleware,
 )
-from api.redirects import RelativeRedirectMiddleware
 from api.routes import admin, ask, docs, feedback, health, languages, offices, pages, search, staff_pages, units
 from api.timeouts import BodyTimeoutMiddleware
 from pipelines.serving import ServingState

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.redirects import relative_location
+from api.middleware import relative_location
 
 FOREIGN_HOST = "evil.example"
 
