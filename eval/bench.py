@@ -193,8 +193,10 @@ def _log_tail(path: Path, lines: int = 15) -> str:
 
 
 @contextmanager
-def running_server(settings: Settings) -> Iterator[Server]:
+def running_server(settings: Settings, workers: int = 1) -> Iterator[Server]:
     """Start ``uvicorn api.main:create_app`` on 127.0.0.1 with the current environment; stop it afterwards.
+
+    :param workers: uvicorn worker processes (more than one needs Qdrant Edge or a Qdrant server).
 
     :raises BenchError: when the store is locked, the server exits or never becomes ready.
     """
@@ -206,7 +208,7 @@ def running_server(settings: Settings) -> Iterator[Server]:
     log = Path(tempfile.mkstemp(prefix="wegweiser-bench-", suffix=".log")[1])
     command = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--no-access-log",
-               "--no-proxy-headers"]
+               "--no-proxy-headers", "--workers", str(workers)]
     started = time.perf_counter()
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
@@ -307,22 +309,23 @@ def summarize(outcomes: list[Outcome], seconds: float) -> dict[str, Any]:
 
 def run_bench(settings: Settings, requests: int = 2000, concurrency: int = 16,
               targets: list[str] | None = None,
-              progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[str, int, int], None] | None = None, workers: int = 1) -> dict[str, Any]:
     """Start a server, load each target in turn, stop the server.
 
     :param requests: requests per target.
+    :param workers: server worker processes (memory is summed over them).
     :param progress: called with (target, done, total).
     :returns: the report (also what :func:`write_report` stores).
     :raises BenchError: when the benchmark cannot run.
     """
     targets = targets or list(TARGETS)
     report: dict[str, Any] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                              "requests_per_target": requests, "concurrency": concurrency,
+                              "requests_per_target": requests, "concurrency": concurrency, "workers": workers,
                               "cpus": os.cpu_count(), "targets": {}}
     # Measured before the server starts, so that the floor is this machine's, not the server's load.
     floor_questions = [c.payload["question"] for c in workload("ask", FLOOR_QUESTIONS)]
     report["floor"] = floor = measure_floor(floor_questions)
-    with running_server(settings) as server, RssSampler(server.process.pid) as sampler:
+    with running_server(settings, workers) as server, RssSampler(server.process.pid) as sampler:
         first = httpx.post(f"{server.url}/api/ask", json=FIRST_QUESTION, timeout=REQUEST_TIMEOUT_S)
         report["server"] = {"build": server.ready.get("build"), "points": server.ready.get("points"),
                             "start_to_first_answer_s": round(time.perf_counter() - server.started, 2)

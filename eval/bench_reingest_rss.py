@@ -28,6 +28,7 @@ import httpx
 import psutil
 
 from eval.report import RESULTS_DIR
+from pipelines.edge import copy_store
 from pipelines.settings import PROJECT_ROOT, Settings
 
 RESULTS_FILE = RESULTS_DIR / "reingest_rss.json"
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     env_extra = {"MALLOC_ARENA_MAX": str(args.malloc_arena_max)} if args.malloc_arena_max else {}
     server = None
     try:
-        shutil.copytree(args.store, root / "qdrant", ignore=shutil.ignore_patterns(".lock"))
+        copy_store(args.store, root / "qdrant")
         port = free_port()
         server = start_server(root, port, args.argos_dir, env_extra)
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:

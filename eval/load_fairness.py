@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ import httpx
 
 from eval.bench import RESULTS_DIR, free_port, latency_summary, stop_process, wait_ready
 from eval.questions import load_questions
+from pipelines.edge import copy_store
 from pipelines.settings import get_settings
 
 HEAVY_CONNECTIONS = 12
@@ -67,7 +67,7 @@ def serve(app_dir: Path, rate_limit: int, extra_env: dict[str, str]) -> Iterator
     settings = get_settings()
     with tempfile.TemporaryDirectory(prefix="wegweiser-load-") as tmp:
         store = Path(tmp) / "qdrant"
-        shutil.copytree(settings.qdrant_path, store)
+        copy_store(settings.qdrant_path, store)
         port = free_port()
         env = {
             **os.environ,

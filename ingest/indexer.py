@@ -125,7 +125,8 @@ def _reusable_vectors(settings: Settings, build: str) -> Reuse:
 
 
 def _folder_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    # Blocks in use, not apparent sizes: Qdrant Edge's shard files are sparse (gigabytes apparent, megabytes used).
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
 
 
 def load_validated(settings: Settings) -> tuple[Corpus, TranslationMemory, dict]:

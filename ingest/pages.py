@@ -30,6 +30,7 @@ import numpy as np
 from haystack import Document
 
 from pipelines.e5 import embed
+from pipelines.edge import CorruptCollectionError, seal_collections
 from pipelines.embedders import embedder_name
 from pipelines.indexing import build_indexing_pipeline
 from pipelines.sentences import split_sentences
@@ -339,7 +340,7 @@ def index_pages(settings: Settings, collection: str, pages: list[Page], cache: E
     for language, docs in documents.items():
         name = page_collection(collection, language)
         signature = pages_signature(by_language[language], settings)
-        if not force and client.collection_exists(name):
+        if not force and client.collection_exists(name) and _complete(client, name):
             metadata = dict(getattr(client.get_collection(name).config, "metadata", None) or {})
             if metadata.get("signature") == signature and client.count(name, exact=True).count == len(docs):
                 done += len(docs)
@@ -360,11 +361,21 @@ def index_pages(settings: Settings, collection: str, pages: list[Page], cache: E
         pipeline = build_indexing_pipeline(settings, open_document_store(settings, index=name))
         for start in range(0, len(docs), 256):
             pipeline.run({"embedder": {"documents": docs[start:start + 256]}})
+        seal_collections(client, [name])  # Qdrant Edge: complete, so other processes may read it
         done += len(docs)
         if progress:
             progress(done, total)
     logger.info("page collection %s: %d chunks, %d embedded", collection, total, embedded)
     return PageIndexReport(collection, skipped, {lang: len(d) for lang, d in documents.items()}, embedded)
+
+
+def _complete(client: Any, name: str) -> bool:
+    """False for a collection an interrupted run left unfinished (Qdrant Edge refuses to open it)."""
+    try:
+        client.get_collection(name)
+    except CorruptCollectionError:
+        return False
+    return True
 
 
 def iter_languages(pages: Iterable[Page]) -> Iterator[str]:

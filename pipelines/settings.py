@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     # Embedded, on-disk Qdrant store; ignored when qdrant_url is set.
     qdrant_path: Path = PROJECT_ROOT / "data" / "qdrant"
+    # Engine of the embedded store: Qdrant Edge (the Qdrant engine in-process, several processes may read), or
+    # qdrant-client's local mode (pure Python, one process; kept as the reference the tests compare against).
+    store_engine: Literal["edge", "local"] = "edge"
     # URL of a Qdrant server or cluster; overrides qdrant_path.
     qdrant_url: str | None = None
     # API key for a Qdrant server (optional).

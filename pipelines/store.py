@@ -65,16 +65,20 @@ class StoreUnavailableError(RuntimeError):
 
 
 def _client_key(settings: Settings) -> str:
-    return f"url:{settings.qdrant_url}" if settings.qdrant_url else f"path:{settings.qdrant_path.resolve()}"
+    if settings.qdrant_url:
+        return f"url:{settings.qdrant_url}"
+    return f"{settings.store_engine}:{settings.qdrant_path.resolve()}"
 
 
 def shared_client(settings: Settings) -> QdrantClient:
     """The process-wide client of this store.
 
-    Qdrant's embedded (local) mode locks its folder for one client, so every store object of a process that
-    points at the same folder must share one client.
+    The embedded store is Qdrant Edge (:mod:`pipelines.edge`) by default, or qdrant-client's local mode. Either
+    keeps open shards or a folder lock per client, so every store object of a process that points at the same
+    folder shares one client.
 
-    :raises StoreUnavailableError: when another process holds the embedded store.
+    :raises StoreUnavailableError: when another process holds the embedded store (local mode: any use of it;
+        Edge: writing to it — reading never waits).
     """
     key = _client_key(settings)
     with _CLIENTS_LOCK:
@@ -83,6 +87,10 @@ def shared_client(settings: Settings) -> QdrantClient:
             if settings.qdrant_url:
                 client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key,
                                       timeout=settings.qdrant_timeout)
+            elif settings.store_engine == "edge":
+                from pipelines.edge import edge_client
+
+                client = edge_client(settings.qdrant_path)
             else:
                 settings.qdrant_path.mkdir(parents=True, exist_ok=True)
                 try:
@@ -237,7 +245,9 @@ def create_collection(client: QdrantClient, name: str, dimension: int, metadata:
 def _is_embedded(client: QdrantClient) -> bool:
     from qdrant_client.local.qdrant_local import QdrantLocal
 
-    return isinstance(client._client, QdrantLocal)  # noqa: SLF001
+    from pipelines.edge import EdgeLocal
+
+    return isinstance(client._client, QdrantLocal | EdgeLocal)  # noqa: SLF001
 
 
 def switch_aliases(client: QdrantClient, settings: Settings, build: str, languages: list[str]) -> str | None:
@@ -245,7 +255,13 @@ def switch_aliases(client: QdrantClient, settings: Settings, build: str, languag
 
     Aliases of languages the new build does not have are removed in the same operation.
     """
+    from pipelines.edge import seal_collections
+
     previous = served_build(client, settings)
+    # Qdrant Edge serves only complete collections: seal the whole build (records, questions …), not only the
+    # collections the aliases name.
+    seal_collections(client, [c.name for c in client.get_collections().collections
+                              if build_of(settings, c.name) == build])
     existing = {a.alias_name for a in client.get_aliases().aliases}
     prefix = f"{settings.collection_alias}_"
     operations: list[Any] = [rest.DeleteAliasOperation(delete_alias=rest.DeleteAlias(alias_name=a))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pipelines.edge import copy_store
 from pipelines.settings import PROJECT_ROOT, Settings
 
 CORPUS = PROJECT_ROOT / "corpus"
@@ -39,7 +39,7 @@ def ingested_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sett
     settings = make_settings(root)
     prebuilt = os.environ.get("WEGWEISER_TEST_STORE")
     if prebuilt:
-        shutil.copytree(prebuilt, settings.qdrant_path, ignore=shutil.ignore_patterns(".lock"))
+        copy_store(prebuilt, settings.qdrant_path)
     report = run_ingest(settings)
     assert report.build
     yield settings

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from ingest.errors import CorpusError
 from ingest.indexer import run_ingest
+from pipelines.edge import copy_store
 from pipelines.query import ask
 from pipelines.settings import Settings
 from pipelines.store import close_shared_client, served_build, shared_client
@@ -89,52 +88,37 @@ def test_an_unreachable_qdrant_server_gives_a_quick_503_not_a_hang(tmp_path: Pat
 
 @pytest.fixture
 def store_copy(ingested_settings: Settings, tmp_path: Path) -> Settings:
-    """Settings on a private copy of the session's ingested store (so another process may lock it)."""
+    """Settings on a private copy of the session's ingested store (so a test may damage it)."""
     settings = make_settings(tmp_path)
-    shutil.copytree(ingested_settings.qdrant_path, settings.qdrant_path,
-                    ignore=shutil.ignore_patterns(".lock"))
+    copy_store(ingested_settings.qdrant_path, settings.qdrant_path)
     return settings
-
-
-@pytest.fixture
-def locking_process(store_copy: Settings) -> Iterator[subprocess.Popen[str]]:
-    """Another process that holds the embedded store open (as a second `wegweiser serve` would)."""
-    code = ("import sys\nfrom qdrant_client import QdrantClient\nclient = QdrantClient(path=sys.argv[1])\n"
-            "print('locked', flush=True)\nsys.stdin.read()\n")
-    process = subprocess.Popen([sys.executable, "-c", code, str(store_copy.qdrant_path)],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None and process.stdout.readline().strip() == "locked"
-        yield process
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_a_locked_store_answers_503_and_recovers_without_restart(
-        store_copy: Settings, locking_process: subprocess.Popen[str]) -> None:
-    """Recovery is real: another process holds the embedded store's folder lock (Qdrant's local mode allows
-    one client), then exits; the same app, never restarted, becomes ready and answers. (No Qdrant server
-    binary is available here, so the lock stands in for an unreachable server: both raise
+def test_a_damaged_store_answers_503_and_recovers_without_restart(store_copy: Settings) -> None:
+    """Recovery is real: the served build cannot be read (its alias map is damaged, as a full disk or a careless
+    hand would leave it), then is repaired; the same app, never restarted, becomes ready and answers. (No Qdrant
+    server binary is available here, so the damaged store stands in for an unreachable server: both raise
     StoreUnavailableError, and ServingState retries on every request until the store answers.)"""
+    aliases = store_copy.qdrant_path / "edge" / "aliases.json"
+    intact = aliases.read_bytes()
+    aliases.write_bytes(intact[: len(intact) // 2])
     try:
         with TestClient(create_app(store_copy)) as client:
             ready = client.get("/readyz")
             asked = client.post("/api/ask", json={"question": QUESTION})
-            assert ready.status_code == 503 and "in use by another process" in ready.json()["detail"]
+            assert ready.status_code == 503 and "unreadable aliases" in ready.json()["detail"]
             assert asked.status_code == 503 and "temporarily unavailable" in asked.json()["detail"]
-            assert asked.headers["retry-after"]
+            assert asked.headers["retry-after"] and "Traceback" not in asked.text
 
-            locking_process.terminate()
-            locking_process.wait(timeout=10)
+            aliases.write_bytes(intact)
             released = time.monotonic()
             deadline = released + 60  # warming the pipelines up takes a few seconds on a busy machine
             while (ready := client.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
                 time.sleep(0.5)
-            print(f"\nlocked store: readyz {ready.status_code} {time.monotonic() - released:.1f} s after the "
-                  "lock was released")
+            print(f"\ndamaged store: readyz {ready.status_code} {time.monotonic() - released:.1f} s after the "
+                  "repair")
             assert ready.status_code == 200, ready.text
             answer = client.post("/api/ask", json={"question": QUESTION, "lang": "de"})
             assert answer.status_code == 200 and answer.json()["citations"]

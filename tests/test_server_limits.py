@@ -9,7 +9,6 @@ server still answers /healthz); the logging test asks real questions and warms u
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipelines.edge import copy_store
 from pipelines.settings import PROJECT_ROOT, Settings
 from tests.test_faults import free_port
 
@@ -55,15 +55,15 @@ class ServerProcess:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def start_server(root: Path, env: dict[str, str], startup_s: float = 60) -> ServerProcess:
-    """Start ``wegweiser serve`` with settings under ``root`` and wait until /healthz answers."""
+def start_server(root: Path, env: dict[str, str], startup_s: float = 60, args: tuple[str, ...] = ()) -> ServerProcess:
+    """Start ``wegweiser serve`` with settings under ``root`` (and more ``args``); wait until /healthz answers."""
     port = free_port()
     log = root / f"server-{port}.log"
     environment = {**os.environ, "WEGWEISER_QDRANT_PATH": str(root / "qdrant"), "WEGWEISER_ARGOS_DIR":
                    str(root / "argos"), "WEGWEISER_GAPS_PATH": str(root / "gaps.jsonl"), **env}
     with log.open("wb") as sink:
         process = subprocess.Popen([sys.executable, "-m", "wegweiser.cli", "serve", "--host", "127.0.0.1",
-                                    "--port", str(port)], cwd=PROJECT_ROOT, env=environment,
+                                    "--port", str(port), *args], cwd=PROJECT_ROOT, env=environment,
                                    stdout=subprocess.DEVNULL, stderr=sink)
     server = ServerProcess(process, port, log)
     deadline = time.monotonic() + startup_s
@@ -98,10 +98,11 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     """Starts servers (stopped at the end of the test); keyword arguments become ``WEGWEISER_*`` variables."""
     started: list[ServerProcess] = []
 
-    def start(root: Path = tmp_path, startup_s: float = 60, **settings: object) -> ServerProcess:
+    def start(root: Path = tmp_path, startup_s: float = 60, args: tuple[str, ...] = (),
+              **settings: object) -> ServerProcess:
         env = {f"WEGWEISER_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
                for name, value in settings.items()}
-        started.append(start_server(root, env, startup_s))
+        started.append(start_server(root, env, startup_s, args))
         return started[-1]
 
     yield start
@@ -238,9 +239,9 @@ def test_questions_reach_the_log_only_when_log_questions_is_on(
         serve: Serve, ingested_settings: Settings, tmp_path: Path) -> None:
     import httpx
 
-    shutil.copytree(ingested_settings.qdrant_path, tmp_path / "qdrant", ignore=shutil.ignore_patterns(".lock"))
+    copy_store(ingested_settings.qdrant_path, tmp_path / "qdrant")
     logs = {}
-    for log_questions in (True, False):  # one after the other: the embedded store admits one process
+    for log_questions in (True, False):
         marker = f"pruefmarke{uuid.uuid4().hex[:8]}"
         server = serve(startup_s=240, log_questions=log_questions)
         response = httpx.post(f"http://127.0.0.1:{server.port}/api/ask", timeout=120,
@@ -266,3 +267,34 @@ def test_forwarded_for_counts_only_from_the_proxies_an_operator_trusts(serve: Se
     behind_proxy = statuses(serve(root=tmp_path / "proxied", rate_limit_per_minute=3,
                                   trusted_proxies='["127.0.0.1"]'))
     assert behind_proxy == [200] * 7  # each visitor named by the trusted proxy has their own limit
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_two_workers_and_this_process_serve_the_same_build_at_once(
+        serve: Serve, ingested_settings: Settings, served, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Qdrant Edge lets every process read a build: `serve --workers 2` runs on the very store this test process
+    has open, and both workers answer exactly as the in-process pipelines do."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines.query import ask
+
+    questions = ["Wo finde ich einen Dolmetscher für den Arztbesuch?", "Wie melde ich meine Wohnung an?",
+                 "Де записатися на інтеграційний курс?", "أين أجد مكانا في الروضة لطفلي؟"]
+    server = serve(startup_s=240, args=("--workers", "2"), qdrant_path=ingested_settings.qdrant_path,
+                   answer_cache_size=0, requests_in_flight_per_client=8)
+
+    def post(question: str) -> httpx.Response:
+        return httpx.post(f"http://127.0.0.1:{server.port}/api/ask", json={"question": question}, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(post, questions * 4))
+    assert [r.status_code for r in responses] == [200] * 16, [r.text[:200] for r in responses]
+    for question, response in zip(questions * 4, responses, strict=True):
+        expected = ask(served.ask, question)
+        got = response.json()
+        assert [c["id"] for c in got["citations"]] == [c["id"] for c in expected["citations"]]
+        assert got["answer"] == expected["answer"]
+    workers = set(re.findall(r"Started server process \[(\d+)\]", server.stderr()))
+    assert len(workers) == 2, server.stderr()[-2000:]

@@ -28,6 +28,7 @@ import yaml
 
 from api.main import create_app
 from api.routes.admin import token_path
+from pipelines.edge import copy_store
 from pipelines.settings import Settings
 from pipelines.store import close_shared_client
 from tests.conftest import CORPUS, make_settings
@@ -80,8 +81,7 @@ def server(ingested_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     root = tmp_path_factory.mktemp("zero-downtime")
     _changed_corpus(root / "corpus")
     settings = make_settings(root, corpus_dir=root / "corpus")
-    shutil.copytree(ingested_settings.qdrant_path, settings.qdrant_path,
-                    ignore=shutil.ignore_patterns(".lock"))
+    copy_store(ingested_settings.qdrant_path, settings.qdrant_path)
     app = create_app(settings)
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

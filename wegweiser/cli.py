@@ -135,7 +135,8 @@ def _print_ingest_report(report) -> None:  # type: ignore[no-untyped-def]
 def serve(
     host: Annotated[str, typer.Option(envvar="HOST", help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (embedded store: 1).")] = 1,
+    workers: Annotated[int, typer.Option(
+        help="Worker processes (any number on Qdrant Edge or a server; 1 with the local-mode engine).")] = 1,
 ) -> None:
     """Serve the API, the widget, the demo page and the staff page."""
     import uvicorn
@@ -143,8 +144,9 @@ def serve(
     from api.server import uvicorn_options
 
     settings = get_settings()
-    if workers > 1 and not settings.qdrant_url:
-        _fail("the embedded store can be opened by one process only: use --workers 1 or WEGWEISER_QDRANT_URL")
+    if workers > 1 and not settings.qdrant_url and settings.store_engine == "local":
+        _fail("the local-mode store can be opened by one process only: use --workers 1, the default engine "
+              "(WEGWEISER_STORE_ENGINE=edge) or WEGWEISER_QDRANT_URL")
     # Slow-client deadlines, the connection limit, bounded shutdown and logging: see api/server.py.
     uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
                 **uvicorn_options(settings))
@@ -230,6 +232,7 @@ def bench(
     target: Annotated[str, typer.Option(help="What to load: search, ask or both.")] = "both",
     output: Annotated[Path | None, typer.Option(help="JSON report (default eval/results/bench.json).")
                       ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Server worker processes.")] = 1,
 ) -> None:
     """Load-test a real server on 127.0.0.1: requests/s, latency percentiles, errors, peak memory."""
     from eval.bench import (
@@ -255,7 +258,7 @@ def bench(
             bar.update(tasks[t], completed=done)
 
         try:
-            report = run_bench(settings, requests, concurrency, targets, progress=progress)
+            report = run_bench(settings, requests, concurrency, targets, progress=progress, workers=workers)
         except BenchError as exc:
             _fail(str(exc), 3)
     console.print(report_table(report))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from qdrant_client import QdrantClient
 
+from pipelines.edge import copy_store
 from pipelines.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -20,7 +21,7 @@ def test_bench_reports_a_small_search_load_without_errors(ingested_settings: Set
                                                           tmp_path: Path) -> None:
     # The session's store is open in this process; the benchmark's server needs a store of its own.
     store = tmp_path / "qdrant"
-    shutil.copytree(ingested_settings.qdrant_path, store, ignore=shutil.ignore_patterns(".lock"))
+    copy_store(ingested_settings.qdrant_path, store)
     report_path = tmp_path / "bench.json"
     env = {**os.environ, "WEGWEISER_QDRANT_PATH": str(store), "WEGWEISER_ARGOS_DIR": str(tmp_path / "argos"),
            "WEGWEISER_GAPS_PATH": str(tmp_path / "gaps.jsonl"), "COLUMNS": "160"}
@@ -49,14 +50,19 @@ def test_bench_reports_a_small_search_load_without_errors(ingested_settings: Set
     assert "× floor" in done.stdout
 
 
-def test_bench_refuses_a_store_another_process_holds(ingested_settings: Settings, tmp_path: Path) -> None:
-    # This test process holds the session's store open, exactly like a running `wegweiser serve` would.
-    env = {**os.environ, "WEGWEISER_QDRANT_PATH": str(ingested_settings.qdrant_path), "COLUMNS": "200"}
+def test_bench_refuses_a_local_mode_store_another_process_holds(tmp_path: Path) -> None:
+    # qdrant-client's local mode (the reference engine) admits one process: this test process holds a store
+    # open, exactly like a running `wegweiser serve` would. (Qdrant Edge, the default, lets every process read.)
+    held = QdrantClient(path=str(tmp_path / "qdrant"))
+    env = {**os.environ, "WEGWEISER_QDRANT_PATH": str(tmp_path / "qdrant"), "WEGWEISER_STORE_ENGINE": "local",
+           "COLUMNS": "200"}
     env.pop("WEGWEISER_QDRANT_URL", None)
-
-    done = subprocess.run([str(Path(sys.executable).with_name("wegweiser")), "bench", "--requests", "5",
-                           "--output", str(tmp_path / "bench.json")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    try:
+        done = subprocess.run([str(Path(sys.executable).with_name("wegweiser")), "bench", "--requests", "5",
+                               "--output", str(tmp_path / "bench.json")],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        held.close()
 
     assert done.returncode == 3
     assert "in use by another process" in done.stderr and "Traceback" not in done.stderr

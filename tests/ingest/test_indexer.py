@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tracemalloc
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from ingest.corpus import load_corpus
 from ingest.documents import build_documents
 from ingest.errors import CorpusError
 from ingest.indexer import BATCH_SIZE, _reusable_vectors, load_validated, run_ingest
+from pipelines.edge import copy_store
 from pipelines.indexing import build_indexing_pipeline
 from pipelines.query import ask
 from pipelines.serving import ServingState
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.integration
 def _copy_store(source: Settings, root: Path, corpus: Path = CORPUS) -> Settings:
     """A private copy of the session's store (ingesting from scratch takes minutes; a copy reuses vectors)."""
     settings = make_settings(root, corpus_dir=corpus)
-    shutil.copytree(source.qdrant_path, settings.qdrant_path, ignore=shutil.ignore_patterns(".lock"))
+    copy_store(source.qdrant_path, settings.qdrant_path)
     return settings
 
 
@@ -73,7 +73,7 @@ def test_second_run_changes_nothing(ingested_settings: Settings) -> None:
 
 def test_removed_unit_disappears_and_unchanged_vectors_are_reused(ingested_settings: Settings, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
+    copy_store(CORPUS, corpus)
     (corpus / "services" / "thekiz.yaml").unlink()
     settings = _copy_store(ingested_settings, tmp_path / "store", corpus)
     try:
@@ -104,7 +104,7 @@ def test_the_vectors_kept_for_reuse_are_compact(ingested_settings: Settings) -> 
 def test_malformed_corpus_fails_with_file_and_line_and_leaves_the_index_untouched(
         ingested_settings: Settings, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
+    copy_store(CORPUS, corpus)
     offices = corpus / "offices.yaml"
     offices.write_text(offices.read_text(encoding="utf-8").replace("  - id: office/kij\n", "  - id office/kij\n"),
                        encoding="utf-8")
@@ -128,7 +128,7 @@ def test_cli_ingest_reports_units_and_exits_2_on_bad_input(ingested_settings: Se
     from wegweiser.cli import app
 
     corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS, corpus)
+    copy_store(CORPUS, corpus)
     settings = _copy_store(ingested_settings, tmp_path / "store", corpus)
     monkeypatch.setenv("WEGWEISER_QDRANT_PATH", str(settings.qdrant_path))
     monkeypatch.setenv("WEGWEISER_CORPUS_DIR", str(corpus))

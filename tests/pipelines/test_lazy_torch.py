@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.edge import copy_store
 from pipelines.settings import PROJECT_ROOT, Settings
 
 SERVE_AND_REPORT = textwrap.dedent("""
@@ -41,7 +41,7 @@ def test_building_and_running_the_query_pipelines_imports_no_torch(ingested_sett
                                                                    tmp_path: Path) -> None:
     pytest.importorskip("torch")  # without torch installed there is nothing to keep out
     store = tmp_path / "qdrant"  # the embedded store admits one process: the child gets a copy
-    shutil.copytree(ingested_settings.qdrant_path, store, ignore=shutil.ignore_patterns(".lock"))
+    copy_store(ingested_settings.qdrant_path, store)
     done = subprocess.run([sys.executable, "-c", SERVE_AND_REPORT, str(store), str(tmp_path / "argos")],
                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

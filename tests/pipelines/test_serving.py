@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import shutil
 import weakref
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import pytest
 
 from ingest.indexer import run_ingest
+from pipelines.edge import copy_store
 from pipelines.query import ask, search
 from pipelines.records import shared_record_store
 from pipelines.serving import Served, ServingState
@@ -44,7 +44,7 @@ def _watch(served: Served) -> dict[str, weakref.ref[Any]]:
 
 def test_each_swap_releases_every_object_of_the_old_build(ingested_settings: Settings, tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
-    shutil.copytree(ingested_settings.qdrant_path, settings.qdrant_path, ignore=shutil.ignore_patterns(".lock"))
+    copy_store(ingested_settings.qdrant_path, settings.qdrant_path)
     state = ServingState(settings, check_interval=0.0)
     watched: dict[str, weakref.ref[Any]] = {}
     try:
