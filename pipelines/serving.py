@@ -18,6 +18,7 @@ from typing import Any
 
 from haystack import Pipeline
 
+from pipelines.fast_path import FastPath
 from pipelines.memory import release_free_memory
 from pipelines.query import ServedIndex, build_query_pipeline, build_search_pipeline, open_served_index
 from pipelines.records import shared_record_store
@@ -69,13 +70,24 @@ class AnswerCache:
 
 @dataclass
 class Served:
-    """The pipelines of one build."""
+    """The pipelines of one build.
+
+    ``ask`` and ``search`` are the pipelines (the definition: what tests and evaluation run, what ``dumps()``
+    writes); requests run them through ``fast_ask`` and ``fast_search``, which call the same components in the
+    same graph without ``Pipeline.run``'s copies (see :mod:`pipelines.fast_path`), with identical answers.
+    """
 
     info: IndexInfo
     index: ServedIndex
     ask: Pipeline
     search: Pipeline
     cache: AnswerCache = field(default_factory=AnswerCache)
+    fast_ask: FastPath = field(init=False, repr=False)
+    fast_search: FastPath = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.fast_ask = FastPath(self.ask)
+        self.fast_search = FastPath(self.search)
 
     def cached(self, kind: str, run: Any, *args: Any) -> Any:
         """``run(*args)``, remembered per build: identical questions get identical answers anyway."""
@@ -108,7 +120,7 @@ class ServingState:
     ```python
     state = ServingState(settings)
     served = state.current()          # raises IndexNotReadyError before the first ingest
-    ask(served.ask, "Wo finde ich einen Dolmetscher?")
+    ask(served.fast_ask, "Wo finde ich einen Dolmetscher?")
     ```
     """
 

@@ -42,7 +42,7 @@ async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep
     previous = tuple(Turn(t.question, tuple(t.unit_ids)) for t in request.previous or ())
 
     def answer_from(current: Served) -> dict[str, Any]:
-        return current.cached("ask", lambda q, lang, simple, turns: ask(current.ask, q, lang, simple, turns),
+        return current.cached("ask", lambda q, lang, simple, turns: ask(current.fast_ask, q, lang, simple, turns),
                               request.question, request.lang, request.simple, previous)
 
     try:

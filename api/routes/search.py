@@ -49,6 +49,6 @@ async def get_search(
     query = clean_question(q)
     if not query:
         raise HTTPException(422, "q: the query is empty")
-    result = await runner(served.cached, "search", lambda *a: search(served.search, *a), query, k or 10, language,
+    result = await runner(served.cached, "search", lambda *a: search(served.fast_search, *a), query, k or 10, language,
                           field, office)
     return SearchResponse(**result)

@@ -272,3 +272,27 @@ def test_question_text_is_logged_only_when_the_operator_turns_it_on(
     with app_client(ingested_settings, log_questions=True) as operator_client, caplog.at_level(logging.INFO):
         assert operator_client.post("/api/ask", json={"question": question}).status_code == 200
     assert question in caplog.text
+
+
+def test_requests_are_answered_by_the_fast_path_with_the_pipelines_answer(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serving calls the components in graph order (``pipelines/fast_path.py``), not ``Pipeline.run``, and
+    answers exactly what ``Pipeline.run`` answers."""
+    from haystack import Pipeline
+
+    from api.schemas import AskResponse
+    from pipelines.i18n import direction
+    from pipelines.query import ask
+
+    question = "Wer hilft mir, meinen ausländischen Berufsabschluss anerkennen zu lassen?"
+    answer = ask(client.app.state.serving.current().ask, question)
+    by_pipeline = AskResponse(**answer, dir=direction(answer["lang"])).model_dump(mode="json")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a request ran Pipeline.run")
+
+    monkeypatch.setattr(Pipeline, "run", refuse)
+    response = client.post("/api/ask", json={"question": question})
+    assert response.status_code == 200, response.text
+    assert response.json() == by_pipeline
+    assert by_pipeline["answered"] and by_pipeline["citations"]

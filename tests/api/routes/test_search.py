@@ -174,3 +174,24 @@ def test_without_a_query_an_office_lists_everything_it_is_responsible_for(client
 
 def test_browsing_needs_a_field_or_an_office(client: TestClient) -> None:
     assert_problem(client.get("/api/search", params={"k": 5}), 422, "q", "field or office")
+
+
+def test_searches_are_answered_by_the_fast_path_with_the_pipelines_hits(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serving calls the components in graph order (``pipelines/fast_path.py``), not ``Pipeline.run``, and
+    finds exactly what ``Pipeline.run`` finds."""
+    import json
+
+    from haystack import Pipeline
+
+    from pipelines.query import search
+
+    query = ("Anerkennung ausländischer Abschlüsse Beratung", 7, "uk", None, None)
+    by_pipeline = json.loads(json.dumps(search(client.app.state.serving.current().search, *query)))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a request ran Pipeline.run")
+
+    monkeypatch.setattr(Pipeline, "run", refuse)
+    assert _search(client, q=query[0], k=query[1], lang=query[2]) == by_pipeline
+    assert by_pipeline["hits"]
