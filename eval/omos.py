@@ -6,6 +6,7 @@ KONVENS 2024), licensed CC BY 4.0. Every report written here names it.
 
 ``python -m eval.omos index``   build the page collection (every page in all five languages) in data/omos/qdrant
 ``python -m eval.omos fit``     fit the sentence model and its thresholds on the train split
+``python -m eval.omos fit-ranker``   fit the page ranker's weights on the train split
 ``python -m eval.omos run --split dev``   score dev: retrieval, sentences, unanswerable, baselines, latency
 
 Sentence metrics follow the dataset repository's evaluation (tools/evaluate_answers.py): over answerable
@@ -35,6 +36,7 @@ from pipelines.sentences import (
     MODEL_PATH,
     Logistic,
     SentenceSelector,
+    context_features,
     page_features,
     sentence_features,
 )
@@ -148,22 +150,29 @@ class PageBook:
         self.cache = cache
 
     def features(self, question: Question, question_vector: np.ndarray, page: str) -> tuple[np.ndarray, list[str]]:
-        """Features of ``page``'s sentences for ``question`` (German sentences embedded on first use)."""
+        """Features of ``page``'s sentences for ``question`` (the sentences of the German page and of the
+        question's language embedded on first use)."""
         german = self.pages[(page, "de")]
         own = self.pages.get((page, question.lang), german)
         de_sentences, own_sentences = german.sentences, own.sentences
-        if len(own_sentences) != len(de_sentences):  # a translation out of line: compare with German only
+        translated = own is not german and len(own_sentences) == len(de_sentences)
+        if not translated:  # German, or a translation out of line: compare with German only
             own_sentences = de_sentences
-        present = [s for s in de_sentences if s]
-        vectors = dict(zip(present, self.cache.embed(present, is_query=False), strict=True)) if present else {}
-        de_vectors = np.stack([vectors.get(s, np.zeros(384, np.float32)) for s in de_sentences])
+        de_vectors = self._sentence_vectors(de_sentences)
+        own_vectors = self._sentence_vectors(own_sentences) if translated else None
         chunks = chunk_page(own)
         chunk_vectors = self.cache.embed([c.text for c in chunks], is_query=False)
         chunk_scores = np.zeros(len(de_sentences), dtype=np.float32)
         for chunk, vector in zip(chunks, chunk_vectors, strict=True):
             chunk_scores[chunk.first:chunk.last + 1] = float(vector @ question_vector)
         return sentence_features(question.text, question.lang, question_vector, own_sentences, de_sentences,
-                                 de_vectors, chunk_scores), de_sentences
+                                 de_vectors, chunk_scores, own_vectors), de_sentences
+
+    def _sentence_vectors(self, sentences: list[str]) -> np.ndarray:
+        """e5 passage vectors of a page's sentences (zeros for empty lines; embedded on first use)."""
+        present = [s for s in sentences if s]
+        vectors = dict(zip(present, self.cache.embed(present, is_query=False), strict=True)) if present else {}
+        return np.stack([vectors.get(s, np.zeros(384, np.float32)) for s in sentences])
 
 
 def question_vectors(questions: list[Question], cache: EmbeddingCache) -> dict[int, np.ndarray]:
@@ -207,19 +216,25 @@ def _logistic(x: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> L
 
 
 def tune_thresholds(selector: SentenceSelector, matrices: list[np.ndarray], gold: list[tuple[int, ...]],
-                    sentences: list[list[str]]) -> SentenceSelector:
-    """The thresholds that maximise the mean of answer-sentence F1 and unanswerable F1 on these questions.
+                    sentences: list[list[str]], probabilities: list[np.ndarray] | None = None) -> SentenceSelector:
+    """The decoding and thresholds that maximise the mean of answer-sentence F1 and unanswerable F1 on these
+    questions.
 
     Same rule as SentenceSelector.select, vectorised over questions so that a fine grid stays cheap.
+
+    :param probabilities: the sentence probabilities to tune on (default: the selector's own on ``matrices``;
+        pass out-of-fold ones so that the thresholds do not learn the fit's optimism).
     """
-    probabilities = [selector.probabilities(m) for m in matrices]
+    if probabilities is None:
+        probabilities = [selector.probabilities(m) for m in matrices]
     unanswerable_p = np.array([selector.unanswerable(p, m) for p, m in zip(probabilities, matrices, strict=True)])
     answerable = np.array([bool(g) for g in gold])
     gold_sizes = np.array([max(len(g), 1) for g in gold])
+    trials = [("run", 0.0)] + [("each", relative) for relative in (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)]
     best, best_score = selector, -1.0
-    for relative in (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for decoding, relative in trials:
         for threshold in np.arange(0.05, 0.8, 0.025):
-            trial = replace(selector, threshold=float(threshold), relative=relative)
+            trial = replace(selector, threshold=float(threshold), relative=relative, decoding=decoding)
             hits, counts = np.zeros(len(gold)), np.zeros(len(gold))
             for q, (probs, lines, answers) in enumerate(zip(probabilities, sentences, gold, strict=True)):
                 chosen = trial.choose(probs, lines)
@@ -245,17 +260,46 @@ FEATURE_SETS = {
 }
 
 
+def page_folds(questions: list[Question], folds: int = 5) -> list[np.ndarray]:
+    """Question indices split into ``folds`` groups by page (all questions of a page in one group)."""
+    pages = sorted({q.page_id for q in questions})
+    fold_of = {page: number % folds for number, page in enumerate(pages)}
+    return [np.array([i for i, q in enumerate(questions) if fold_of[q.page_id] == f]) for f in range(folds)]
+
+
+def _out_of_fold(matrices: list[np.ndarray], labels: list[np.ndarray], folds: list[np.ndarray],
+                 mask: np.ndarray) -> list[np.ndarray]:
+    """Each question's probabilities from a model fitted on the other folds' questions (other pages)."""
+    probabilities: list[np.ndarray] = [np.zeros(0)] * len(matrices)
+    for held in folds:
+        rest = np.setdiff1d(np.arange(len(matrices)), held)
+        model = _logistic(np.vstack([matrices[i] for i in rest]), np.concatenate([labels[i] for i in rest]), mask)
+        for i in held:
+            probabilities[i] = model(matrices[i])
+    return probabilities
+
+
 def fit_selector(matrices: list[np.ndarray], questions: list[Question], lines: list[list[str]],
                  mask: list[bool]) -> SentenceSelector:
-    """Fit the sentence model (on the features in ``mask``), then the page model on its output, then thresholds."""
-    x = np.vstack(matrices)
-    y = np.concatenate([np.isin(np.arange(len(m)), q.answers).astype(float)
-                        for m, q in zip(matrices, questions, strict=True)])
-    sentence = _logistic(x, y, np.array(mask))
-    pages = np.array([page_features(sentence(m), m) for m in matrices])
+    """Fit the sentence model (on the features in ``mask``), its second pass on the neighbours' probabilities,
+    the page model, then decoding and thresholds.
+
+    The second pass, the page model and the thresholds learn from out-of-fold probabilities (folds by page), so
+    they see the first pass as it behaves on pages it was not fitted on.
+    """
+    labels = [np.isin(np.arange(len(m)), q.answers).astype(float) for m, q in zip(matrices, questions, strict=True)]
+    sentence_mask = np.array(mask)
+    sentence = _logistic(np.vstack(matrices), np.concatenate(labels), sentence_mask)
+    folds = page_folds(questions)
+    first = _out_of_fold(matrices, labels, folds, sentence_mask)
+    contexts = [context_features(p, m) for p, m in zip(first, matrices, strict=True)]
+    context_mask = np.concatenate([sentence_mask, np.ones(contexts[0].shape[1] - len(mask), dtype=bool)])
+    context = _logistic(np.vstack(contexts), np.concatenate(labels), context_mask)
+    second = _out_of_fold(contexts, labels, folds, context_mask)
+    pages = np.array([page_features(p, m) for p, m in zip(second, matrices, strict=True)])
     page = _logistic(pages, np.array([0.0 if q.answers else 1.0 for q in questions]))
-    selector = SentenceSelector(sentence, page, 0.5, 0.5)
-    return tune_thresholds(selector, matrices, [q.answers for q in questions], lines)
+    selector = SentenceSelector(sentence, page, 0.5, 0.5, context=context)
+    return tune_thresholds(selector, matrices, [q.answers for q in questions], lines, probabilities=second)
 
 
 def fit(pages: list[Page], cache: EmbeddingCache, questions: list[Question],
@@ -297,37 +341,91 @@ def build_index(settings: Settings, pages: list[Page], cache: EmbeddingCache, pr
     return index_pages(settings, COLLECTION, pages, cache, progress=progress)
 
 
-def retrieve(settings: Settings, questions: list[Question],
-             progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Search every question in its own language: page rankings of the full hybrid system and both baselines,
-    and the time each search took (embedding included)."""
-    from pipelines.components.page_ranker import PageRanker
+RANKER_PATH = RESULTS_DIR / "omos_page_ranker.json"
+#: Wrong pages per question the page ranker is fitted against: the best-placed ones, which it must learn to
+#: put below the right page (far-off pages teach it nothing).
+RANKER_NEGATIVES = 40
+
+
+def _search(settings: Settings, questions: list[Question], weights: dict[str, float] | None,
+            progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Run the page-search pipeline for every question in its own language; the page ranking, every retriever's
+    chunks and the time each search took (embedding included)."""
     from pipelines.page_search import build_page_search_pipeline
     from pipelines.store import open_document_store
 
     pipelines: dict[str, Any] = {}
-    ranker = PageRanker(top_k=20)
+    german = open_document_store(settings, page_collection(COLLECTION, "de"))
     results = []
     for done, question in enumerate(questions, 1):
         if question.lang not in pipelines:
             store = open_document_store(settings, page_collection(COLLECTION, question.lang))
-            pipelines[question.lang] = build_page_search_pipeline(settings, store, top_k=20)
+            pipelines[question.lang] = build_page_search_pipeline(settings, store, top_k=20, german_store=german,
+                                                                  weights=weights)
             pipelines[question.lang].warm_up()
+        inputs = {"text": question.text, "language": question.lang}
         started = time.perf_counter()
         output = pipelines[question.lang].run(
-            {"text_embedder": {"text": question.text},
-             "sparse_embedder": {"text": question.text, "language": question.lang}},
-            include_outputs_from={"dense_retriever", "sparse_retriever"})
+            {"text_embedder": {"text": question.text}, "sparse_embedder": inputs, "german_sparse_embedder": inputs},
+            include_outputs_from={"dense_retriever", "sparse_retriever", "german_sparse_retriever"})
         seconds = time.perf_counter() - started
-        rankings = {
-            "full": [p.meta["page_id"] for p in output["page_ranker"]["pages"]],
-            "dense": [p.meta["page_id"] for p in ranker.run(output["dense_retriever"]["documents"])["pages"]],
-            "lexical": [p.meta["page_id"] for p in ranker.run(output["sparse_retriever"]["documents"])["pages"]],
-        }
-        results.append({"rankings": rankings, "ms": seconds * 1000})
+        results.append({"pages": output["page_ranker"]["pages"], "dense": output["dense_retriever"]["documents"],
+                        "lexical": output["sparse_retriever"]["documents"],
+                        "german": output["german_sparse_retriever"]["documents"], "ms": seconds * 1000})
         if progress:
             progress(done, len(questions))
     return results
+
+
+def retrieve(settings: Settings, questions: list[Question], weights: dict[str, float] | None = None,
+             progress: Progress | None = None) -> list[dict[str, Any]]:
+    """Page rankings of the full system (the page-search pipeline) and of the dense-only and lexical-only
+    baselines (a page placed by its best chunk in that one retriever's list), and each search's time."""
+    from pipelines.components.page_ranker import PageRanker
+
+    ranker = PageRanker(top_k=20)
+    results = []
+    for found in _search(settings, questions, weights, progress):
+        rankings = {
+            "full": [p.meta["page_id"] for p in found["pages"]],
+            "dense": [p.meta["page_id"] for p in ranker.run(found["dense"])["pages"]],
+            "lexical": [p.meta["page_id"] for p in ranker.run(found["lexical"])["pages"]],
+        }
+        results.append({"rankings": rankings, "ms": found["ms"]})
+    return results
+
+
+def fit_page_ranker(settings: Settings, questions: list[Question], progress: Progress | None = None,
+                    negatives: int = RANKER_NEGATIVES) -> dict[str, float]:
+    """The page ranker's weights: a logistic model of "this is the right page" over PAGE_FEATURES, fitted on the
+    answerable ``questions`` (train) against each question's best-placed wrong pages."""
+    from pipelines.components.page_ranker import PAGE_FEATURES, page_feature_matrix
+
+    answerable = [q for q in questions if q.answers]
+    rows, labels = [], []
+    for question, found in zip(answerable, _search(settings, answerable, None, progress), strict=True):
+        pages, features = page_feature_matrix(found["dense"], found["lexical"], found["german"])
+        dense_rank, lexical_rank = PAGE_FEATURES.index("dense_rank"), PAGE_FEATURES.index("lexical_rank")
+        keep = np.argsort(-(features[:, dense_rank] + features[:, lexical_rank]), kind="stable")[:negatives]
+        rows.append(features[keep])
+        labels.append(np.array([pages[i] == question.page_id for i in keep], dtype=float))
+    x, y = np.vstack(rows), np.concatenate(labels)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
+    coefficients, _ = fit_logistic((x - mean) / scale, y)
+    # On raw features the constant the standardisation adds is the same for every page: ranking ignores it.
+    return {name: round(float(w), 4) for name, w in zip(PAGE_FEATURES, coefficients / scale, strict=True)}
+
+
+def load_page_ranker(path: Path = RANKER_PATH) -> dict[str, float] | None:
+    """The fitted page-ranker weights (None when not fitted: the ranker's shipped weights apply)."""
+    return json.loads(path.read_text(encoding="utf-8"))["weights"] if path.exists() else None
+
+
+def save_page_ranker(weights: dict[str, float], path: Path = RANKER_PATH) -> None:
+    """Keep the fitted weights with the results (copy them into FITTED_WEIGHTS to ship them)."""
+    path.write_text(json.dumps({"weights": weights, "fitted_on": "OMoS-QA train split, answerable questions "
+                                "(Tür an Tür – Digitalfabrik gGmbH, CC BY 4.0)"}, indent=1) + "\n",
+                    encoding="utf-8")
 
 
 def _rank(ranking: list[str], page: str) -> int | None:
@@ -345,7 +443,7 @@ def run(split: str, settings: Settings, pages: list[Page], cache: EmbeddingCache
     """
     started = time.perf_counter()
     questions = load_omos_questions(split)
-    retrieved = retrieve(settings, questions, progress)
+    retrieved = retrieve(settings, questions, load_page_ranker(), progress)
     book = PageBook(pages, cache)
     vectors = question_vectors(questions, cache)
     rows = []
@@ -414,9 +512,11 @@ def markdown(report: dict[str, Any]) -> str:
     summary = report["summary"]
     lines = [f"# OMoS-QA — {report['split']} split", "", f"*{ATTRIBUTION}*", "",
              f"{report['questions']} questions ({report['seconds']} s). Pages searched: all 617, every language "
-             "version indexed; each question searches its own language. *full* = hybrid (dense e5 + lexical, RRF) "
-             "with the full sentence model; *dense* / *lexical* = one retriever and a sentence model on only that "
-             "kind of feature.", "", "## Finding the page (answerable questions)", "",
+             "version indexed; each question searches its own language. *full* = dense e5 and lexical search (in the "
+             "question's language, and lexically in German), pages weighed by the page ranker fitted on train, "
+             "with the full sentence model; *dense* / *lexical* = one retriever (a page placed by its best chunk) "
+             "and a sentence model on only that kind of feature. Every model and threshold is fitted on the train "
+             "split; dev is only scored.", "", "## Finding the page (answerable questions)", "",
              "| language | n | hit@1 full | hit@5 full | MRR full | hit@5 dense | hit@5 lexical | MRR dense | "
              "MRR lexical | latency median / p95 ms |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, block in summary.items():
@@ -502,6 +602,9 @@ def evaluate(split: str = "dev", *, refit: bool = False, progress: Progress | No
     if refit or not baselines.exists():
         log("fitting the sentence model on the train split")
         save_selectors(fit(pages, cache, load_omos_questions("train")))
+    if refit or not RANKER_PATH.exists():
+        log("fitting the page ranker on the train split")
+        save_page_ranker(fit_page_ranker(settings, load_omos_questions("train")))
     report = run(split, settings, pages, cache, load_selectors(baselines), progress)
     return report, write_report(report)
 
@@ -509,7 +612,7 @@ def evaluate(split: str = "dev", *, refit: bool = False, progress: Progress | No
 def main(argv: list[str] | None = None) -> int:
     """``python -m eval.omos [index|fit|run] [--split dev]``."""
     parser = argparse.ArgumentParser(prog="python -m eval.omos", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=("index", "fit", "run"), nargs="?", default="run")
+    parser.add_argument("command", choices=("index", "fit", "fit-ranker", "run"), nargs="?", default="run")
     parser.add_argument("--split", choices=("dev", "train"), default="dev")
     parser.add_argument("--refit", action="store_true", help="fit the sentence model again before scoring")
     parser.add_argument("--train-pages", type=int, default=0,
@@ -529,7 +632,11 @@ def main(argv: list[str] | None = None) -> int:
         save_selectors(selectors)
         for name, selector in selectors.items():
             print(name, f"threshold {selector.threshold:.3f}, unanswerable {selector.unanswerable_threshold:.3f}, "  # noqa: T201
-                  f"relative {selector.relative}")
+                  f"relative {selector.relative}, decoding {selector.decoding}")
+    elif args.command == "fit-ranker":
+        weights = fit_page_ranker(omos_settings(), load_omos_questions("train"))
+        save_page_ranker(weights)
+        print("page ranker weights", weights)  # noqa: T201
     else:
         report, paths = evaluate(args.split, refit=args.refit)
         print(markdown(report))  # noqa: T201

@@ -3,10 +3,11 @@
 Every sentence of a page is described by a few numbers — how close e5 puts it to the question, how close its
 chunk is, how many of the question's rarer words it shares (in the question's language and in German), the
 same for its neighbours, its position — and a logistic model turns them into the probability that it belongs
-to the answer; a second, page-level model decides from the best sentences whether the page answers at all.
-Both models and their thresholds are fitted on
-the OMoS-QA train split (``python -m eval.omos fit``) and stored in ``pipelines/sentence_model.json``; no
-library beyond numpy is needed to apply them.
+to the answer. A second pass looks at each sentence's neighbours' probabilities (an answer is mostly a run of
+lines: a list under its lead-in), and the answer is the one run of lines whose probabilities stand out most.
+A page-level model decides from the best sentences whether the page answers at all. The models and their
+thresholds are fitted on the OMoS-QA train split (``python -m eval.omos fit``) and stored in
+``pipelines/sentence_model.json``; no library beyond numpy is needed to apply them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ FEATURES = (
     "dense", "dense_gap", "dense_rank", "chunk", "chunk_gap", "lexical", "lexical_de", "lexical_gap",
     "neighbour_dense_gap", "neighbour_lexical", "position", "is_first", "log_length", "page_dense_max",
     "page_lexical_max", "dense_x_lexical", "distance_to_best", "after_best", "log_page_sentences",
+    "dense_both", "dense_both_gap",
+)
+#: What the second pass adds to FEATURES: the first pass's log-odds of the sentence and of its neighbours.
+CONTEXT_FEATURES = FEATURES + (
+    "logit", "logit_gap", "logit_previous", "logit_next", "logit_previous_2", "logit_next_2",
+    "logit_neighbour_max", "logit_neighbour_min",
 )
 
 
@@ -59,7 +66,8 @@ def _neighbour_max(values: np.ndarray) -> np.ndarray:
 
 
 def sentence_features(question: str, language: str, question_vector: np.ndarray, sentences: list[str],
-                      sentences_de: list[str], vectors_de: np.ndarray, chunk_scores: np.ndarray) -> np.ndarray:
+                      sentences_de: list[str], vectors_de: np.ndarray, chunk_scores: np.ndarray,
+                      vectors_own: np.ndarray | None = None) -> np.ndarray:
     """The feature matrix of a page's sentences for one question (rows: sentences, columns: FEATURES).
 
     :param question: the question text; ``language`` its language.
@@ -67,6 +75,9 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
     :param sentences: the page's sentences in the question's language (aligned with ``sentences_de``).
     :param sentences_de: the page's German sentences; ``vectors_de`` their e5 passage vectors (rows).
     :param chunk_scores: per sentence, the similarity of the question to the chunk that holds the sentence.
+    :param vectors_own: e5 passage vectors of ``sentences`` when the question is not German (optional): a
+        question and a sentence in the same language are compared more reliably than across languages, and the
+        two comparisons together are steadier than either.
     """
     n = len(sentences_de)
     empty = np.array([not s for s in sentences_de])
@@ -78,6 +89,8 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
     lexical = lexical_overlap(question, sentences, [language])
     lexical_de = lexical_overlap(question, sentences_de, list(dict.fromkeys([language, "de"])))
     dense_gap = dense - dense.max()
+    both = dense if vectors_own is None else (dense + vectors_own @ question_vector) / 2
+    both[empty] = both[~empty].min() if (~empty).any() else 0.0
     # Answers are mostly runs of consecutive lines (a list under its lead-in): how far a line is from the one
     # that matches best tells much about lines that share no words with the question.
     best = int(np.argmax(dense_gap + lexical))
@@ -87,7 +100,7 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
         np.arange(n) / max(n - 1, 1), (np.arange(n) == 0).astype(float),
         np.log1p([len(s) for s in sentences_de]), np.full(n, dense.max()), np.full(n, lexical.max()),
         dense * lexical, np.log1p(np.abs(np.arange(n) - best)), (np.arange(n) > best).astype(float),
-        np.full(n, math.log1p(n)),
+        np.full(n, math.log1p(n)), both, both - both.max(),
     ]
     return np.stack(columns, axis=1).astype(np.float32)
 
@@ -115,6 +128,40 @@ class Logistic:
         """Probabilities for the rows of ``features``."""
         z = (np.asarray(features, dtype=np.float64) - np.array(self.mean)) / np.array(self.scale)
         return 1.0 / (1.0 + np.exp(-(z @ np.array(self.coefficients) + self.intercept)))
+
+
+def _shifted(values: np.ndarray, by: int) -> np.ndarray:
+    """``values`` moved down (``by`` > 0: each row sees the row ``by`` above it) with the minimum at the edges."""
+    pad = np.full(min(abs(by), len(values)), values.min())
+    if by > 0:
+        return np.concatenate([pad, values[:-by]])[: len(values)]
+    return np.concatenate([values[-by:], pad])[-len(values):]
+
+
+def context_features(probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """The second pass's input (CONTEXT_FEATURES): each sentence's features and the first pass's log-odds of the
+    sentence and its neighbours — a list item that shares no word with the question follows a lead-in that does."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-6, 1 - 1e-6)
+    logit = np.log(p / (1 - p))
+    previous, following = _shifted(logit, 1), _shifted(logit, -1)
+    columns = [logit, logit - logit.max(), previous, following, _shifted(logit, 2), _shifted(logit, -2),
+               np.maximum(previous, following), np.minimum(previous, following)]
+    return np.hstack([np.asarray(features, dtype=np.float64), np.stack(columns, axis=1)])
+
+
+def best_run(probabilities: np.ndarray, threshold: float, sentences_de: list[str] | None = None) -> list[int]:
+    """The run of consecutive sentences whose probabilities exceed ``threshold`` by the largest total (empty
+    lines inside a run neither add nor cost, and are never chosen); the best sentence when none exceeds it."""
+    values = np.asarray(probabilities, dtype=np.float64) - threshold
+    if sentences_de is not None:
+        values = np.where([bool(s) for s in sentences_de], values, 0.0)
+    best, total, start, span = -np.inf, 0.0, 0, (0, 0)
+    for i, value in enumerate(values):
+        total, start = (value, i) if total <= 0 else (total + value, start)
+        if total > best:
+            best, span = total, (start, i)
+    chosen = [i for i in range(span[0], span[1] + 1) if sentences_de is None or sentences_de[i]]
+    return chosen if best > 0 and chosen else [int(np.argmax(probabilities))]
 
 
 def page_features(probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
@@ -146,6 +193,10 @@ class SentenceSelector:
     threshold: float
     unanswerable_threshold: float
     relative: float = 0.0
+    #: The second pass (on CONTEXT_FEATURES), or None for the first pass alone.
+    context: Logistic | None = None
+    #: "run": the best run of consecutive sentences; "each": every sentence above the thresholds.
+    decoding: str = "each"
 
     @classmethod
     def from_dict(cls, raw: dict) -> SentenceSelector:  # type: ignore[type-arg]
@@ -153,14 +204,16 @@ class SentenceSelector:
         if tuple(raw["features"]) != FEATURES:
             raise ValueError("the sentence model was fitted on other features; refit with `python -m eval.omos fit`")
         page = Logistic(**raw["page"]) if raw.get("page") else None
+        context = Logistic(**raw["context"]) if raw.get("context") else None
         return cls(Logistic(**raw["sentence"]), page, float(raw["threshold"]), float(raw["unanswerable_threshold"]),
-                   float(raw.get("relative", 0.0)))
+                   float(raw.get("relative", 0.0)), context, str(raw.get("decoding", "each")))
 
     def to_dict(self) -> dict:  # type: ignore[type-arg]
         """The model as JSON-ready values."""
         return {"features": list(FEATURES), "sentence": self.sentence.__dict__,
                 "page": self.page.__dict__ if self.page else None, "threshold": self.threshold,
-                "unanswerable_threshold": self.unanswerable_threshold, "relative": self.relative}
+                "unanswerable_threshold": self.unanswerable_threshold, "relative": self.relative,
+                "context": self.context.__dict__ if self.context else None, "decoding": self.decoding}
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> SentenceSelector:
@@ -168,8 +221,11 @@ class SentenceSelector:
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """The probability that each sentence belongs to the answer."""
-        return self.sentence(features)
+        """The probability that each sentence belongs to the answer (after the second pass, if there is one)."""
+        first = self.sentence(features)
+        if self.context is None or not len(first):
+            return first
+        return self.context(context_features(first, features))
 
     def unanswerable(self, probabilities: np.ndarray, features: np.ndarray) -> float:
         """The probability that the page does not answer the question (1 - best sentence without a page model)."""
@@ -178,7 +234,10 @@ class SentenceSelector:
         return float(self.page(page_features(probabilities, features)[None, :])[0])
 
     def choose(self, probabilities: np.ndarray, sentences_de: list[str] | None = None) -> list[int]:
-        """The sentences above ``threshold`` and within ``relative`` of the best (never an empty line)."""
+        """The answer's sentences, never an empty line: the best run (see best_run), or with ``decoding`` "each"
+        the sentences above ``threshold`` and within ``relative`` of the best."""
+        if self.decoding == "run":
+            return best_run(probabilities, self.threshold, sentences_de)
         cut = max(self.threshold, self.relative * probabilities.max())
         chosen = [i for i, p in enumerate(probabilities) if p >= cut and (sentences_de is None or sentences_de[i])]
         return chosen or [int(probabilities.argmax())]

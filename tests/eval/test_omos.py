@@ -67,3 +67,13 @@ def test_thresholds_are_tuned_to_separate_answerable_from_unanswerable_pages() -
     tuned = tune_thresholds(selector, [strong, weak] * 3, [(0,), ()] * 3, [["a", "b", "c"]] * 6)
     assert tuned.select(strong).selected == [0]
     assert tuned.select(weak).selected == []
+
+
+def test_folds_keep_each_page_whole_so_out_of_fold_probabilities_are_honest() -> None:
+    from eval.omos import Question, page_folds
+
+    questions = [Question(i, lang, "?", f"city/{i % 7}", (1,), False) for i in range(40) for lang in ("de", "uk")]
+    folds = page_folds(questions, folds=3)
+    assert sorted(int(i) for fold in folds for i in fold) == list(range(len(questions)))
+    pages = [{questions[i].page_id for i in fold} for fold in folds]
+    assert all(not (a & b) for n, a in enumerate(pages) for b in pages[n + 1:])

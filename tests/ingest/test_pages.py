@@ -144,8 +144,13 @@ def test_page_search_pipeline_round_trips(tmp_path: Path) -> None:
 
     settings = make_settings(tmp_path)
     store = QdrantDocumentStore(location=":memory:", embedding_dim=384, use_sparse_embeddings=True)
-    pipeline = build_page_search_pipeline(settings, store, top_k=4)
+    german = QdrantDocumentStore(location=":memory:", embedding_dim=384, use_sparse_embeddings=True)
+    pipeline = build_page_search_pipeline(settings, store, top_k=4, german_store=german,
+                                          weights={"dense_gap": 1.0})
     loaded = Pipeline.loads(pipeline.dumps(), allowed_modules=["pipelines", "haystack_integrations"])
     assert loaded.get_component("page_ranker").top_k == 4
+    assert loaded.get_component("page_ranker").weights == {"dense_gap": 1.0}
     assert set(loaded.graph.nodes) == {"text_embedder", "sparse_embedder", "dense_retriever", "sparse_retriever",
-                                       "joiner", "page_ranker"}
+                                       "german_sparse_embedder", "german_sparse_retriever", "page_ranker"}
+    without_german = build_page_search_pipeline(settings, store)
+    assert "german_sparse_retriever" not in without_german.graph.nodes

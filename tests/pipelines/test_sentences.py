@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pipelines.sentences import (
+    CONTEXT_FEATURES,
     FEATURES,
     MODEL_PATH,
     Logistic,
     SentenceSelector,
+    best_run,
+    context_features,
     lexical_overlap,
     sentence_features,
     split_sentences,
@@ -64,8 +69,48 @@ def test_selector_says_the_page_does_not_answer_when_the_best_sentence_is_weak()
     assert not selection.answered and selection.selected == []
 
 
+def test_the_answer_is_the_run_of_lines_that_stands_out_not_every_line_above_the_threshold() -> None:
+    lines = ["Kita", "Sie brauchen:", "den Pass", "", "die Meldebescheinigung", "Öffnungszeiten", "Mehr erfahren"]
+    probabilities = np.array([0.3, 0.7, 0.45, 0.0, 0.4, 0.1, 0.35])
+    assert best_run(probabilities, 0.3, lines) == [1, 2, 4]  # the empty line neither breaks the list nor is chosen
+    selector = SentenceSelector(_selector(0.9).sentence, None, 0.3, 0.9, decoding="run")
+    assert selector.choose(probabilities, lines) == [1, 2, 4]
+    assert replace(selector, decoding="each").choose(probabilities, lines) == [0, 1, 2, 4, 6]
+    assert best_run(np.array([0.1, 0.2]), 0.5) == [1]  # nothing stands out: the best line
+
+
+def test_the_second_pass_takes_a_list_item_after_a_strong_lead_in() -> None:
+    features = _features()
+    first = _selector(0.9).probabilities(features)
+    context = context_features(first, features)
+    assert context.shape == (4, len(CONTEXT_FEATURES))
+    weights = [0.0] * len(CONTEXT_FEATURES)
+    weights[CONTEXT_FEATURES.index("logit")] = 1.0
+    weights[CONTEXT_FEATURES.index("logit_previous")] = 1.0
+    n = len(CONTEXT_FEATURES)
+    selector = SentenceSelector(_selector(0.9).sentence, None, 0.5, 0.9, context=Logistic((0.0,) * n, (1.0,) * n,
+                                                                                          tuple(weights), 0.0))
+    lifted = selector.probabilities(features)
+    assert lifted[2] > first[2]  # the line after the matching sentence 1 gains from its neighbour
+
+
+def test_the_sentence_in_the_question_language_counts_when_given() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    question = vectors[2]
+    german, own = ["Gebühren", "Anmeldung", "Öffnungszeiten"], ["Плата", "Реєстрація", "Години роботи"]
+    chunks = np.zeros(3, dtype=np.float32)
+    own_vectors = vectors[[0, 2, 1]]  # the Ukrainian line 1 is the one that matches the question
+    both = FEATURES.index("dense_both")
+    alone = sentence_features("Як зареєструватися?", "uk", question, own, german, vectors, chunks)
+    with_own = sentence_features("Як зареєструватися?", "uk", question, own, german, vectors, chunks, own_vectors)
+    assert alone[:, both].argmax() == 2 and with_own[:, both][1] > alone[:, both][1]
+
+
 def test_the_shipped_model_matches_the_features() -> None:
     selector = SentenceSelector.load(MODEL_PATH)
     assert len(selector.sentence.coefficients) == len(FEATURES) and selector.page is not None
+    assert selector.context is not None and len(selector.context.coefficients) == len(CONTEXT_FEATURES)
     assert 0 < selector.threshold < 1 and 0 < selector.unanswerable_threshold < 1
     assert SentenceSelector.from_dict(selector.to_dict()) == selector
