@@ -24,8 +24,8 @@ Layout of a store folder (beside which qdrant-client's local-mode files may exis
   process takes the writer lock at its first write and keeps it until it closes, so two ingests never
   interleave, and a second writer gets a clear "in use" error.
 * **Compact layout.** Shards are created without a write-ahead log (a build is written once, then sealed with
-  ``flush``), with payloads ``Memory.Cold`` (read from the memory-mapped file when needed) and one search
-  thread each: requests are already parallel, one per core.
+  ``flush``), with vectors and payloads ``Memory.Cold`` (read through the memory map when needed, so only the
+  pages in use are resident) and one search thread each: requests are already parallel, one per core.
 """
 
 from __future__ import annotations
@@ -397,7 +397,10 @@ class EdgeLocal(QdrantBase):
             path = self.shards_dir / collection_name
             shutil.rmtree(path, ignore_errors=True)  # a shard left without its description by a killed write
             config = qe.EdgeConfig(
-                vectors={name: qe.EdgeVectorParams(size=v["size"], distance=_DISTANCES[rest.Distance(v["distance"])])
+                # Cold: vectors are read through the memory map as searched. The default (Cached) loads each
+                # shard's whole preallocated chunk — 424 MB resident for 23 MB of vectors in 26 collections.
+                vectors={name: qe.EdgeVectorParams(size=v["size"], distance=_DISTANCES[rest.Distance(v["distance"])],
+                                                   memory=qe.Memory.Cold)
                          for name, v in vectors.items()} or None,
                 sparse_vectors={name: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf if v["idf"] else None)
                                 for name, v in sparse.items()} or None,
