@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from pipelines.followup import MAX_TURNS
 from pipelines.languages import is_language_code, normalize_language
@@ -32,6 +32,10 @@ def checked_question(value: str) -> str:
     if len(value) > 1000:
         raise ValueError("the question is longer than 1000 characters")
     return value
+
+
+#: A question as a person typed it: trimmed, control characters removed, 1–1000 characters (see above).
+CheckedQuestion = Annotated[str, AfterValidator(checked_question)]
 
 
 def check_language(value: str | None) -> str | None:
@@ -62,17 +66,12 @@ class PreviousTurn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(..., description="The earlier question, 1–1000 characters after trimming.",
-                          json_schema_extra={"minLength": 1})
+    question: CheckedQuestion = Field(..., description="The earlier question, 1–1000 characters after trimming.",
+                                      json_schema_extra={"minLength": 1})
     unit_ids: list[str] = Field(default_factory=list, max_length=10,
                                 description="Unit ids of that turn's answer, most relevant first (its contact "
                                             "cards, then its citations). Ids the index no longer has are "
                                             "ignored.")
-
-    @field_validator("question")
-    @classmethod
-    def _clean(cls, value: str) -> str:
-        return checked_question(value)
 
     @field_validator("unit_ids")
     @classmethod
@@ -91,8 +90,8 @@ class AskRequest(BaseModel):
 
     # No maxLength in the schema: the limit applies after trimming and removing control characters, so a
     # longer raw string can be valid, which JSON Schema cannot say (the body limit bounds it anyway).
-    question: str = Field(..., description="The question, 1–1000 characters after trimming; control characters "
-                                           "are removed.", json_schema_extra={"minLength": 1})
+    question: CheckedQuestion = Field(..., description="The question, 1–1000 characters after trimming; control "
+                                                       "characters are removed.", json_schema_extra={"minLength": 1})
     lang: str | None = Field(None, description="Answer language (ISO 639-1). Default: the question's language.",
                              max_length=8)
     simple: bool = Field(False, strict=True,  # JSON true/false only: 0, "no" or "false" are refused
@@ -101,11 +100,6 @@ class AskRequest(BaseModel):
         None, max_length=MAX_TURNS,
         description="Up to two earlier turns, oldest first, so that a follow-up ('Und wann hat die offen?') is "
                     "answered about the earlier answer. Held by the client; the server stores nothing.")
-
-    @field_validator("question")
-    @classmethod
-    def _clean(cls, value: str) -> str:
-        return checked_question(value)
 
     @field_validator("lang")
     @classmethod
