@@ -225,15 +225,20 @@ def _rest_vector(vector: Any) -> Any:
     return vector
 
 
+# The engine's values are already of the model's types: constructing without validation saves a third of the
+# conversion, which runs for every point of every query (about 140 per question).
+
+
 def _scored(point: qe.ScoredPoint) -> rest.ScoredPoint:
-    return rest.ScoredPoint(id=_rest_id(point.id), version=point.version, score=point.score,
-                            payload=point.payload, vector=_rest_vector(point.vector),
-                            order_value=point.order_value)
+    return rest.ScoredPoint.model_construct(id=_rest_id(point.id), version=point.version, score=point.score,
+                                            payload=point.payload, vector=_rest_vector(point.vector),
+                                            shard_key=None, order_value=point.order_value)
 
 
 def _record(record: qe.Record) -> rest.Record:
-    return rest.Record(id=_rest_id(record.id), payload=record.payload, vector=_rest_vector(record.vector),
-                       order_value=record.order_value)
+    return rest.Record.model_construct(id=_rest_id(record.id), payload=record.payload,
+                                       vector=_rest_vector(record.vector), shard_key=None,
+                                       order_value=record.order_value)
 
 
 _UPDATED = rest.UpdateResult(operation_id=0, status=rest.UpdateStatus.COMPLETED)
