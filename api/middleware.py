@@ -167,37 +167,52 @@ class HeadAsGetMiddleware:
         await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
-class SecurityHeadersMiddleware:
-    """Security headers on every response; a strict Content-Security-Policy on HTML pages."""
+class ResponseHeadersMiddleware:
+    """Base for middleware that only rewrites the headers of the response start; the body passes untouched.
+
+    A subclass implements ``rewrite(scope, headers)``: given the request scope and the response's headers, it
+    returns the headers to send. Non-HTTP scopes (lifespan, websockets) pass through.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+
+    def rewrite(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The headers to send instead of ``headers``."""
+        raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
 
-        async def with_headers(message: Message) -> None:
+        async def rewritten(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
-                         (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()")]
-                if content_type.startswith(b"text/html"):
-                    policy = REDOC_CSP if path == "/redoc" else PAGE_CSP
-                    extra += [(b"content-security-policy", policy.encode()), (b"x-frame-options", b"DENY")]
-                if path.startswith("/widget/"):
-                    # The widget is loaded by other sites (the portal): it may be embedded cross-origin.
-                    extra.append((b"cross-origin-resource-policy", b"cross-origin"))
-                else:
-                    extra.append((b"cross-origin-resource-policy", b"same-site"))
-                message["headers"] = headers + [(k, v) for k, v in extra if k not in names]
+                message = {**message, "headers": self.rewrite(scope, list(message.get("headers", [])))}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        await self.app(scope, receive, rewritten)
+
+
+class SecurityHeadersMiddleware(ResponseHeadersMiddleware):
+    """Security headers on every response; a strict Content-Security-Policy on HTML pages."""
+
+    def rewrite(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """``headers`` plus the security headers the response does not set itself."""
+        path = scope["path"]
+        names = {k.lower() for k, _ in headers}
+        content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+        extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"),
+                 (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()")]
+        if content_type.startswith(b"text/html"):
+            policy = REDOC_CSP if path == "/redoc" else PAGE_CSP
+            extra += [(b"content-security-policy", policy.encode()), (b"x-frame-options", b"DENY")]
+        if path.startswith("/widget/"):
+            # The widget is loaded by other sites (the portal): it may be embedded cross-origin.
+            extra.append((b"cross-origin-resource-policy", b"cross-origin"))
+        else:
+            extra.append((b"cross-origin-resource-policy", b"same-site"))
+        return headers + [(k, v) for k, v in extra if k not in names]
 
 
 class RequestLogMiddleware:
@@ -249,7 +264,7 @@ def relative_location(location: str, own_netloc: str) -> str:
     return path + (f"?{parts.query}" if parts.query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
-class RelativeRedirectMiddleware:
+class RelativeRedirectMiddleware(ResponseHeadersMiddleware):
     """Makes redirects to this server relative, so that no response repeats the ``Host`` header a client sent.
 
     Starlette builds its trailing-slash redirect (``/staff/`` → ``/staff``) from the request's URL, whose host
@@ -262,21 +277,11 @@ class RelativeRedirectMiddleware:
     ```
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def rewrite(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """``headers`` with a ``Location`` to this server made relative."""
+        if not any(name.lower() == b"location" for name, _ in headers):
+            return headers
         own_netloc = URL(scope=scope).netloc
-
-        async def send_relative(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(name, relative_location(value.decode("latin-1"), own_netloc).encode("latin-1"))
-                           if name.lower() == b"location" else (name, value)
-                           for name, value in message.get("headers", [])]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_relative)
+        return [(name, relative_location(value.decode("latin-1"), own_netloc).encode("latin-1"))
+                if name.lower() == b"location" else (name, value)
+                for name, value in headers]
