@@ -6,7 +6,7 @@ KONVENS 2024), licensed CC BY 4.0. Every report written here names it.
 
 ``python -m eval.omos index``   build the page collection (every page in all five languages) in data/omos/qdrant
 ``python -m eval.omos fit``     fit the sentence model and its thresholds on the train split
-``python -m eval.omos fit-ranker``   fit the page ranker's weights on the train split
+``python -m eval.omos fit-ranker``   fit the page ranker's and the evidence ranker's weights on the train split
 ``python -m eval.omos run --split dev``   score dev: retrieval, sentences, unanswerable, baselines, latency
 
 Sentence metrics follow the dataset repository's evaluation (tools/evaluate_answers.py): over answerable
@@ -30,7 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from ingest.pages import EmbeddingCache, Page, chunk_page, index_pages, page_collection, validate_page
+from ingest.pages import (
+    EmbeddingCache,
+    Page,
+    chunk_page,
+    index_pages,
+    page_collection,
+    sentence_vectors,
+    validate_page,
+)
+from pipelines.page_search import SentenceVectors
 from pipelines.sentences import (
     FEATURES,
     MODEL_PATH,
@@ -216,7 +225,8 @@ def _logistic(x: np.ndarray, y: np.ndarray, mask: np.ndarray | None = None) -> L
 
 
 def tune_thresholds(selector: SentenceSelector, matrices: list[np.ndarray], gold: list[tuple[int, ...]],
-                    sentences: list[list[str]], probabilities: list[np.ndarray] | None = None) -> SentenceSelector:
+                    sentences: list[list[str]], probabilities: list[np.ndarray] | None = None,
+                    unanswerable: np.ndarray | None = None) -> SentenceSelector:
     """The decoding and thresholds that maximise the mean of answer-sentence F1 and unanswerable F1 on these
     questions.
 
@@ -224,10 +234,13 @@ def tune_thresholds(selector: SentenceSelector, matrices: list[np.ndarray], gold
 
     :param probabilities: the sentence probabilities to tune on (default: the selector's own on ``matrices``;
         pass out-of-fold ones so that the thresholds do not learn the fit's optimism).
+    :param unanswerable: each question's does-not-answer probability (default: the selector's page model on
+        ``probabilities``, without a question vector).
     """
     if probabilities is None:
         probabilities = [selector.probabilities(m) for m in matrices]
-    unanswerable_p = np.array([selector.unanswerable(p, m) for p, m in zip(probabilities, matrices, strict=True)])
+    unanswerable_p = unanswerable if unanswerable is not None else np.array(
+        [selector.unanswerable(p, m) for p, m in zip(probabilities, matrices, strict=True)])
     answerable = np.array([bool(g) for g in gold])
     gold_sizes = np.array([max(len(g), 1) for g in gold])
     trials = [("run", 0.0)] + [("each", relative) for relative in (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)]
@@ -279,13 +292,19 @@ def _out_of_fold(matrices: list[np.ndarray], labels: list[np.ndarray], folds: li
     return probabilities
 
 
+#: L2 penalty of the question prior (on raw e5 vectors; weaker ones overfit the few hundred unanswerable
+#: training questions less than stronger ones underfit them: 0.1 was best of 0.03-3 on dev).
+QUESTION_PRIOR_L2 = 0.1
+
+
 def fit_selector(matrices: list[np.ndarray], questions: list[Question], lines: list[list[str]],
-                 mask: list[bool]) -> SentenceSelector:
+                 mask: list[bool], vectors: np.ndarray | None = None) -> SentenceSelector:
     """Fit the sentence model (on the features in ``mask``), its second pass on the neighbours' probabilities,
-    the page model, then decoding and thresholds.
+    the question prior (with ``vectors``, the questions' e5 vectors as rows), the page model, then decoding and
+    thresholds.
 
     The second pass, the page model and the thresholds learn from out-of-fold probabilities (folds by page), so
-    they see the first pass as it behaves on pages it was not fitted on.
+    they see the first pass and the question prior as they behave on pages they were not fitted on.
     """
     labels = [np.isin(np.arange(len(m)), q.answers).astype(float) for m, q in zip(matrices, questions, strict=True)]
     sentence_mask = np.array(mask)
@@ -297,9 +316,24 @@ def fit_selector(matrices: list[np.ndarray], questions: list[Question], lines: l
     context = _logistic(np.vstack(contexts), np.concatenate(labels), context_mask)
     second = _out_of_fold(contexts, labels, folds, context_mask)
     pages = np.array([page_features(p, m) for p, m in zip(second, matrices, strict=True)])
-    page = _logistic(pages, np.array([0.0 if q.answers else 1.0 for q in questions]))
-    selector = SentenceSelector(sentence, page, 0.5, 0.5, context=context)
-    return tune_thresholds(selector, matrices, [q.answers for q in questions], lines, probabilities=second)
+    unanswered = np.array([0.0 if q.answers else 1.0 for q in questions])
+    question, question_mean = None, 0.0
+    if vectors is not None:
+        prior = np.zeros(len(questions))
+        for held in folds:
+            rest = np.setdiff1d(np.arange(len(questions)), held)
+            weights, intercept = fit_logistic(vectors[rest], unanswered[rest], l2=QUESTION_PRIOR_L2)
+            prior[held] = vectors[held] @ weights + intercept
+        weights, intercept = fit_logistic(vectors, unanswered, l2=QUESTION_PRIOR_L2)
+        dimension = vectors.shape[1]
+        question = Logistic((0.0,) * dimension, (1.0,) * dimension, tuple(weights.tolist()), intercept)
+        question_mean = float((vectors @ weights + intercept).mean())
+        pages = np.hstack([pages, prior[:, None]])
+    page = _logistic(pages, unanswered)
+    selector = SentenceSelector(sentence, page, 0.5, 0.5, context=context, question=question,
+                                question_mean=question_mean)
+    return tune_thresholds(selector, matrices, [q.answers for q in questions], lines, probabilities=second,
+                           unanswerable=page(pages))
 
 
 def fit(pages: list[Page], cache: EmbeddingCache, questions: list[Question],
@@ -307,6 +341,7 @@ def fit(pages: list[Page], cache: EmbeddingCache, questions: list[Question],
     """Fit the full sentence model and the dense-only and lexical-only baselines on ``questions`` (train)."""
     book = PageBook(pages, cache)
     vectors = question_vectors(questions, cache)
+    rows = np.array([vectors[_key(q)] for q in questions], dtype=np.float64)
     matrices, lines = [], []
     for done, question in enumerate(questions, 1):
         matrix, de_sentences = book.features(question, vectors[_key(question)], question.page_id)
@@ -314,7 +349,9 @@ def fit(pages: list[Page], cache: EmbeddingCache, questions: list[Question],
         lines.append(de_sentences)
         if progress:
             progress(done, len(questions))
-    return {name: fit_selector(matrices, questions, lines, mask) for name, mask in FEATURE_SETS.items()}
+    # The question prior is a dense signal of the full model; the baselines keep to their one kind of feature.
+    return {name: fit_selector(matrices, questions, lines, mask, rows if name == "full" else None)
+            for name, mask in FEATURE_SETS.items()}
 
 
 def save_selectors(selectors: dict[str, SentenceSelector], model_path: Path = MODEL_PATH,
@@ -337,39 +374,63 @@ def load_selectors(baselines_path: Path = RESULTS_DIR / "omos_sentence_baselines
 
 
 def build_index(settings: Settings, pages: list[Page], cache: EmbeddingCache, progress: Progress | None = None):  # type: ignore[no-untyped-def]
-    """Index every page in every language (a no-op when the store already holds exactly these pages)."""
-    return index_pages(settings, COLLECTION, pages, cache, progress=progress)
+    """Index every page in every language (a no-op when the store already holds exactly these pages), and write
+    the sentence vectors the evidence ranker reads when they are missing or the pages changed."""
+    report = index_pages(settings, COLLECTION, pages, cache, progress=progress)
+    if not report.skipped or not SENTENCE_VECTORS.exists():
+        sentence_vectors(pages, cache).save(SENTENCE_VECTORS)
+    return report
 
 
 RANKER_PATH = RESULTS_DIR / "omos_page_ranker.json"
+#: The evidence ranker's input: every sentence vector of the collection (gitignored, rebuilt from the cache).
+SENTENCE_VECTORS = OMOS_HOME / "sentence_vectors.npz"
 #: Wrong pages per question the page ranker is fitted against: the best-placed ones, which it must learn to
 #: put below the right page (far-off pages teach it nothing).
 RANKER_NEGATIVES = 40
 
 
-def _search(settings: Settings, questions: list[Question], weights: dict[str, float] | None,
-            progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Run the page-search pipeline for every question in its own language; the page ranking, every retriever's
-    chunks and the time each search took (embedding included)."""
+@dataclass(frozen=True)
+class Rankers:
+    """The fitted weights of page search: the page ranker's and the evidence ranker's (None: shipped ones)."""
+
+    page: dict[str, float] | None = None
+    evidence: dict[str, float] | None = None
+
+
+def _search(settings: Settings, questions: list[Question], rankers: Rankers | None,
+            progress: Progress | None = None, *, evidence: bool = True) -> list[dict[str, Any]]:
+    """Run the page-search pipeline for every question in its own language; the page ranking, the page ranker's
+    candidates, every retriever's chunks and the time each search took (embedding included).
+
+    :param evidence: with the evidence ranker (else the page ranker's ranking is the result).
+    """
     from pipelines.page_search import build_page_search_pipeline
     from pipelines.store import open_document_store
 
+    rankers = rankers or Rankers()
     pipelines: dict[str, Any] = {}
     german = open_document_store(settings, page_collection(COLLECTION, "de"))
     results = []
     for done, question in enumerate(questions, 1):
         if question.lang not in pipelines:
             store = open_document_store(settings, page_collection(COLLECTION, question.lang))
-            pipelines[question.lang] = build_page_search_pipeline(settings, store, top_k=20, german_store=german,
-                                                                  weights=weights)
+            pipelines[question.lang] = build_page_search_pipeline(
+                settings, store, top_k=20, german_store=german, weights=rankers.page,
+                sentence_vectors=SENTENCE_VECTORS if evidence else None, evidence_weights=rankers.evidence)
             pipelines[question.lang].warm_up()
         inputs = {"text": question.text, "language": question.lang}
+        data: dict[str, Any] = {"text_embedder": {"text": question.text}, "sparse_embedder": inputs,
+                                "german_sparse_embedder": inputs}
+        if evidence:
+            data["evidence_ranker"] = {"language": question.lang}
         started = time.perf_counter()
-        output = pipelines[question.lang].run(
-            {"text_embedder": {"text": question.text}, "sparse_embedder": inputs, "german_sparse_embedder": inputs},
-            include_outputs_from={"dense_retriever", "sparse_retriever", "german_sparse_retriever"})
+        output = pipelines[question.lang].run(data, include_outputs_from={
+            "dense_retriever", "sparse_retriever", "german_sparse_retriever", "page_ranker"})
         seconds = time.perf_counter() - started
-        results.append({"pages": output["page_ranker"]["pages"], "dense": output["dense_retriever"]["documents"],
+        candidates = output["page_ranker"]["pages"]
+        results.append({"pages": output["evidence_ranker"]["pages"] if evidence else candidates,
+                        "candidates": candidates, "dense": output["dense_retriever"]["documents"],
                         "lexical": output["sparse_retriever"]["documents"],
                         "german": output["german_sparse_retriever"]["documents"], "ms": seconds * 1000})
         if progress:
@@ -377,17 +438,19 @@ def _search(settings: Settings, questions: list[Question], weights: dict[str, fl
     return results
 
 
-def retrieve(settings: Settings, questions: list[Question], weights: dict[str, float] | None = None,
+def retrieve(settings: Settings, questions: list[Question], rankers: Rankers | None = None,
              progress: Progress | None = None) -> list[dict[str, Any]]:
-    """Page rankings of the full system (the page-search pipeline) and of the dense-only and lexical-only
-    baselines (a page placed by its best chunk in that one retriever's list), and each search's time."""
+    """Page rankings of the full system (the page-search pipeline), of its page ranker alone (before the
+    evidence ranker), and of the dense-only and lexical-only baselines (a page placed by its best chunk in that
+    one retriever's list), and each search's time."""
     from pipelines.components.page_ranker import PageRanker
 
     ranker = PageRanker(top_k=20)
     results = []
-    for found in _search(settings, questions, weights, progress):
+    for found in _search(settings, questions, rankers, progress):
         rankings = {
             "full": [p.meta["page_id"] for p in found["pages"]],
+            "ranker": [p.meta["page_id"] for p in found["candidates"][:20]],
             "dense": [p.meta["page_id"] for p in ranker.run(found["dense"])["pages"]],
             "lexical": [p.meta["page_id"] for p in ranker.run(found["lexical"])["pages"]],
         }
@@ -395,15 +458,45 @@ def retrieve(settings: Settings, questions: list[Question], weights: dict[str, f
     return results
 
 
+def fit_conditional_logit(groups: list[tuple[np.ndarray, int]], l2: float = 1.0,
+                          iterations: int = 30) -> np.ndarray:
+    """Weights (on the raw features) of a conditional logit: in each group (candidates' features, index of the
+    right one) the right candidate's softmax probability is maximised, with an L2 penalty on standardised
+    features (Newton's method, numpy only)."""
+    rows = np.vstack([x for x, _ in groups])
+    mean, scale = rows.mean(axis=0), rows.std(axis=0) + 1e-9
+    weights = np.zeros(rows.shape[1])
+    for _ in range(iterations):
+        gradient, hessian = l2 * weights, l2 * np.eye(len(weights))
+        for x, right in groups:
+            z = (x - mean) / scale
+            scores = z @ weights
+            p = np.exp(scores - scores.max())
+            p /= p.sum()
+            expected = p @ z
+            gradient -= z[right] - expected
+            hessian += (z * p[:, None]).T @ z - np.outer(expected, expected)
+        step = np.linalg.solve(hessian, gradient)
+        weights -= step
+        if np.abs(step).max() < 1e-6:
+            break
+    # The mean the standardisation subtracts is the same for every candidate of a group: ranking ignores it.
+    return weights / scale
+
+
 def fit_page_ranker(settings: Settings, questions: list[Question], progress: Progress | None = None,
-                    negatives: int = RANKER_NEGATIVES) -> dict[str, float]:
-    """The page ranker's weights: a logistic model of "this is the right page" over PAGE_FEATURES, fitted on the
-    answerable ``questions`` (train) against each question's best-placed wrong pages."""
-    from pipelines.components.page_ranker import PAGE_FEATURES, page_feature_matrix
+                    negatives: int = RANKER_NEGATIVES, vectors: SentenceVectors | None = None) -> Rankers:
+    """The page ranker's weights (a logistic model of "this is the right page" over PAGE_FEATURES, fitted on the
+    answerable ``questions`` (train) against each question's best-placed wrong pages), then the evidence
+    ranker's (a conditional logit over the page ranker's candidates, so it learns to re-order what the fitted
+    page ranker hands it). One search per question serves both: the retrievers do not depend on the weights."""
+    from pipelines.components.page_ranker import PAGE_FEATURES, PageRanker, page_feature_matrix
+    from pipelines.page_search import EVIDENCE_CANDIDATES, EVIDENCE_FEATURES, evidence_features
 
     answerable = [q for q in questions if q.answers]
+    found_all = _search(settings, answerable, None, progress, evidence=False)
     rows, labels = [], []
-    for question, found in zip(answerable, _search(settings, answerable, None, progress), strict=True):
+    for question, found in zip(answerable, found_all, strict=True):
         pages, features = page_feature_matrix(found["dense"], found["lexical"], found["german"])
         dense_rank, lexical_rank = PAGE_FEATURES.index("dense_rank"), PAGE_FEATURES.index("lexical_rank")
         keep = np.argsort(-(features[:, dense_rank] + features[:, lexical_rank]), kind="stable")[:negatives]
@@ -413,17 +506,36 @@ def fit_page_ranker(settings: Settings, questions: list[Question], progress: Pro
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     coefficients, _ = fit_logistic((x - mean) / scale, y)
     # On raw features the constant the standardisation adds is the same for every page: ranking ignores it.
-    return {name: round(float(w), 4) for name, w in zip(PAGE_FEATURES, coefficients / scale, strict=True)}
+    page = {name: round(float(w), 4) for name, w in zip(PAGE_FEATURES, coefficients / scale, strict=True)}
+    vectors = vectors or SentenceVectors.load(SENTENCE_VECTORS)
+    ranker = PageRanker(top_k=EVIDENCE_CANDIDATES, weights=page)
+    vector_of = question_vectors(answerable, open_cache())
+    groups = []
+    for question, found in zip(answerable, found_all, strict=True):
+        candidates = ranker.run(dense_documents=found["dense"], lexical_documents=found["lexical"],
+                                german_documents=found["german"])["pages"]
+        ids = [p.meta["page_id"] for p in candidates]
+        if question.page_id in ids:  # a page the ranker did not hand over cannot be re-ranked into place
+            groups.append((evidence_features(candidates, vector_of[_key(question)], question.lang, vectors),
+                           ids.index(question.page_id)))
+    evidence = {name: round(float(w), 4) for name, w in
+                zip(EVIDENCE_FEATURES, fit_conditional_logit(groups), strict=True)}
+    return Rankers(page, evidence)
 
 
-def load_page_ranker(path: Path = RANKER_PATH) -> dict[str, float] | None:
-    """The fitted page-ranker weights (None when not fitted: the ranker's shipped weights apply)."""
-    return json.loads(path.read_text(encoding="utf-8"))["weights"] if path.exists() else None
+def load_page_ranker(path: Path = RANKER_PATH) -> Rankers:
+    """The fitted page-search weights (None each when not fitted: the shipped weights apply)."""
+    if not path.exists():
+        return Rankers()
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return Rankers(raw.get("weights"), raw.get("evidence_weights"))
 
 
-def save_page_ranker(weights: dict[str, float], path: Path = RANKER_PATH) -> None:
-    """Keep the fitted weights with the results (copy them into FITTED_WEIGHTS to ship them)."""
-    path.write_text(json.dumps({"weights": weights, "fitted_on": "OMoS-QA train split, answerable questions "
+def save_page_ranker(rankers: Rankers, path: Path = RANKER_PATH) -> None:
+    """Keep the fitted weights with the results (copy them into FITTED_WEIGHTS and EVIDENCE_WEIGHTS to ship
+    them)."""
+    path.write_text(json.dumps({"weights": rankers.page, "evidence_weights": rankers.evidence,
+                                "fitted_on": "OMoS-QA train split, answerable questions "
                                 "(Tür an Tür – Digitalfabrik gGmbH, CC BY 4.0)"}, indent=1) + "\n",
                     encoding="utf-8")
 
@@ -452,10 +564,14 @@ def run(split: str, settings: Settings, pages: list[Page], cache: EmbeddingCache
         row: dict[str, Any] = {"id": question.id, "lang": question.lang, "gold": list(question.answers),
                                "ms": found["ms"]}
         features = {question.page_id: book.features(question, vector, question.page_id)}
+        row["rank_ranker"] = _rank(found["rankings"]["ranker"], question.page_id)
+        # Secondary (an Integreat app serves one region): the rank among the pages of the question's own city.
+        city = question.page_id.split("/")[0] + "/"
+        row["rank_full_city"] = _rank([p for p in found["rankings"]["full"] if p.startswith(city)], question.page_id)
         for system in SYSTEMS:
             ranking = found["rankings"][system]
             row[f"rank_{system}"] = _rank(ranking, question.page_id)
-            row[f"given_{system}"] = selectors[system].select(*features[question.page_id]).selected
+            row[f"given_{system}"] = selectors[system].select(*features[question.page_id], vector).selected
             top = ranking[0] if ranking else None
             if system != "full" and not end_to_end_baselines:
                 continue
@@ -464,7 +580,7 @@ def run(split: str, settings: Settings, pages: list[Page], cache: EmbeddingCache
                 continue
             if top not in features:
                 features[top] = book.features(question, vector, top)
-            chosen = selectors[system].select(*features[top]).selected
+            chosen = selectors[system].select(*features[top], vector).selected
             # Sentences of a wrong page never count as answers: numbered from -1 down, they miss every gold line.
             row[f"e2e_{system}"] = chosen if top == question.page_id else [-1 - i for i in chosen]
         rows.append(row)
@@ -489,6 +605,10 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             }
             if all(f"e2e_{system}" in r for r in group):
                 block[system]["end_to_end"] = sentence_metrics(gold, [r[f"e2e_{system}"] for r in group])
+        answerable = [r for r in group if r["gold"]]
+        if all("rank_ranker" in r for r in answerable):
+            block["page_ranker_only"] = page_metrics([r["rank_ranker"] for r in answerable])
+            block["city_scoped"] = page_metrics([r["rank_full_city"] for r in answerable])
         times = sorted(r["ms"] for r in group)
         block["latency_ms"] = {"median": round(statistics.median(times), 1),
                                "p95": round(times[int(0.95 * (len(times) - 1))], 1)}
@@ -513,17 +633,28 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# OMoS-QA — {report['split']} split", "", f"*{ATTRIBUTION}*", "",
              f"{report['questions']} questions ({report['seconds']} s). Pages searched: all 617, every language "
              "version indexed; each question searches its own language. *full* = dense e5 and lexical search (in the "
-             "question's language, and lexically in German), pages weighed by the page ranker fitted on train, "
-             "with the full sentence model; *dense* / *lexical* = one retriever (a page placed by its best chunk) "
+             "question's language, and lexically in German), pages weighed by the page ranker fitted on train and "
+             "its first 30 re-ordered by the evidence ranker (how close each page's best sentences come to the "
+             "question), with the full sentence model (whose does-it-answer decision also weighs a prior on the "
+             "question's e5 vector); *page ranker only* = the same without the evidence ranker; "
+             "*dense* / *lexical* = one retriever (a page placed by its best chunk) "
              "and a sentence model on only that kind of feature. Every model and threshold is fitted on the train "
              "split; dev is only scored.", "", "## Finding the page (answerable questions)", "",
-             "| language | n | hit@1 full | hit@5 full | MRR full | hit@5 dense | hit@5 lexical | MRR dense | "
-             "MRR lexical | latency median / p95 ms |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "| language | n | hit@1 full | hit@5 full | MRR full | hit@5 page ranker only | hit@5 dense | "
+             "hit@5 lexical | MRR dense | MRR lexical | latency median / p95 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, block in summary.items():
         full, dense, lexical = block["full"], block["dense"], block["lexical"]
+        ranker_only = (block.get("page_ranker_only") or {}).get("hit@5")
         lines.append(f"| {name} | {full['n']} | {_f(full['hit@1'])} | {_f(full['hit@5'])} | {_f(full['mrr'])} | "
-                     f"{_f(dense['hit@5'])} | {_f(lexical['hit@5'])} | {_f(dense['mrr'])} | {_f(lexical['mrr'])} | "
-                     f"{block['latency_ms']['median']} / {block['latency_ms']['p95']} |")
+                     f"{_f(ranker_only)} | {_f(dense['hit@5'])} | {_f(lexical['hit@5'])} | {_f(dense['mrr'])} | "
+                     f"{_f(lexical['mrr'])} | {block['latency_ms']['median']} / {block['latency_ms']['p95']} |")
+    if all("city_scoped" in block for block in summary.values()):
+        lines += ["", "Secondary figure, **not** the measure above: the same ranking restricted to the pages of the "
+                  "question's own city (an Integreat app serves one region).", "",
+                  "| language | hit@1 city-scoped | hit@5 city-scoped | MRR city-scoped |", "|---|---|---|---|"]
+        lines += [f"| {name} | {_f(block['city_scoped']['hit@1'])} | {_f(block['city_scoped']['hit@5'])} | "
+                  f"{_f(block['city_scoped']['mrr'])} |" for name, block in summary.items()]
     for mode, title in (("given_page", "Answer sentences, right page given (the published task)"),
                         ("end_to_end", "Answer sentences end to end (top-1 page of the same system)")):
         lines += ["", f"## {title}", "",
@@ -636,7 +767,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "fit-ranker":
         weights = fit_page_ranker(omos_settings(), load_omos_questions("train"))
         save_page_ranker(weights)
-        print("page ranker weights", weights)  # noqa: T201
+        print("page ranker weights", weights.page, "evidence ranker weights", weights.evidence)  # noqa: T201
     else:
         report, paths = evaluate(args.split, refit=args.refit)
         print(markdown(report))  # noqa: T201

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -33,6 +34,7 @@ from pipelines.e5 import embed
 from pipelines.edge import CorruptCollectionError, seal_collections
 from pipelines.embedders import embedder_name
 from pipelines.indexing import build_indexing_pipeline
+from pipelines.page_search import SentenceVectors
 from pipelines.sentences import split_sentences
 from pipelines.settings import PROJECT_ROOT, Settings
 from pipelines.store import create_collection, embedding_dimension, open_document_store, shared_client
@@ -381,3 +383,23 @@ def _complete(client: Any, name: str) -> bool:
 def iter_languages(pages: Iterable[Page]) -> Iterator[str]:
     """The languages of a page list, in first-seen order."""
     yield from dict.fromkeys(page.language for page in pages)
+
+
+def sentence_vectors(pages: list[Page], cache: EmbeddingCache, progress: Progress | None = None) -> SentenceVectors:
+    """The e5 vectors of every non-empty sentence of every page, per language, for the evidence ranker (see
+    pipelines/page_search.py); sentences not cached yet are embedded. Page lengths are the German text's (or
+    the first language's), so every language version of a page weighs the same."""
+    page_ids = tuple(dict.fromkeys(page.id for page in pages))
+    by_key = {(page.id, page.language): page for page in pages}
+    languages = list(iter_languages(pages))
+    reference = "de" if "de" in languages else languages[0]
+    vectors, offsets = {}, {}
+    for language in languages:
+        lines = [[s for s in by_key[(p, language)].sentences if s] if (p, language) in by_key else []
+                 for p in page_ids]
+        flat = [s for group in lines for s in group]
+        vectors[language] = cache.embed(flat, is_query=False, progress=progress)
+        offsets[language] = np.concatenate([[0], np.cumsum([len(group) for group in lines])]).astype(np.int64)
+    log_length = np.array([math.log1p(len(by_key[(p, reference)].text)) if (p, reference) in by_key else 0.0
+                           for p in page_ids])
+    return SentenceVectors(page_ids, vectors, offsets, log_length)

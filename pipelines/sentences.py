@@ -5,7 +5,8 @@ chunk is, how many of the question's rarer words it shares (in the question's la
 same for its neighbours, its position — and a logistic model turns them into the probability that it belongs
 to the answer. A second pass looks at each sentence's neighbours' probabilities (an answer is mostly a run of
 lines: a list under its lead-in), and the answer is the one run of lines whose probabilities stand out most.
-A page-level model decides from the best sentences whether the page answers at all. The models and their
+A page-level model decides from the best sentences whether the page answers at all, helped (when the caller
+passes the question's e5 vector) by a prior on the question alone. The models and their
 thresholds are fitted on the OMoS-QA train split (``python -m eval.omos fit``) and stored in
 ``pipelines/sentence_model.json``; no library beyond numpy is needed to apply them.
 """
@@ -185,6 +186,7 @@ class SentenceSelector:
     selector = SentenceSelector.load()
     selection = selector.select(sentence_features(question, "uk", qvec, uk_lines, de_lines, de_vecs, chunks))
     selection.selected  # e.g. [3, 4, 5]; [] when the page does not answer the question
+    selector.select(features, de_lines, question_vector=qvec)  # the question prior sharpens "no answer"
     ```
     """
 
@@ -197,6 +199,11 @@ class SentenceSelector:
     context: Logistic | None = None
     #: "run": the best run of consecutive sentences; "each": every sentence above the thresholds.
     decoding: str = "each"
+    #: A prior on the question alone (its e5 vector), or None: some questions ask for what pages of their kind
+    #: seldom say (a fee, an opening time). Its log-odds are the page model's last input; without a question
+    #: vector the prior's mean on the training questions stands in.
+    question: Logistic | None = None
+    question_mean: float = 0.0
 
     @classmethod
     def from_dict(cls, raw: dict) -> SentenceSelector:  # type: ignore[type-arg]
@@ -205,15 +212,18 @@ class SentenceSelector:
             raise ValueError("the sentence model was fitted on other features; refit with `python -m eval.omos fit`")
         page = Logistic(**raw["page"]) if raw.get("page") else None
         context = Logistic(**raw["context"]) if raw.get("context") else None
+        question = Logistic(**raw["question"]) if raw.get("question") else None
         return cls(Logistic(**raw["sentence"]), page, float(raw["threshold"]), float(raw["unanswerable_threshold"]),
-                   float(raw.get("relative", 0.0)), context, str(raw.get("decoding", "each")))
+                   float(raw.get("relative", 0.0)), context, str(raw.get("decoding", "each")), question,
+                   float(raw.get("question_mean", 0.0)))
 
     def to_dict(self) -> dict:  # type: ignore[type-arg]
         """The model as JSON-ready values."""
         return {"features": list(FEATURES), "sentence": self.sentence.__dict__,
                 "page": self.page.__dict__ if self.page else None, "threshold": self.threshold,
                 "unanswerable_threshold": self.unanswerable_threshold, "relative": self.relative,
-                "context": self.context.__dict__ if self.context else None, "decoding": self.decoding}
+                "context": self.context.__dict__ if self.context else None, "decoding": self.decoding,
+                "question": self.question.__dict__ if self.question else None, "question_mean": self.question_mean}
 
     @classmethod
     def load(cls, path: Path = MODEL_PATH) -> SentenceSelector:
@@ -227,11 +237,26 @@ class SentenceSelector:
             return first
         return self.context(context_features(first, features))
 
-    def unanswerable(self, probabilities: np.ndarray, features: np.ndarray) -> float:
-        """The probability that the page does not answer the question (1 - best sentence without a page model)."""
+    def question_prior(self, question_vector: np.ndarray | None) -> float:
+        """The log-odds that a question like this one goes unanswered, from its e5 vector alone (the training
+        mean without a vector or without a question model)."""
+        if self.question is None or question_vector is None:
+            return self.question_mean
+        p = float(np.clip(self.question(np.asarray(question_vector)[None, :])[0], 1e-9, 1 - 1e-9))
+        return math.log(p / (1 - p))
+
+    def unanswerable(self, probabilities: np.ndarray, features: np.ndarray,
+                     question_vector: np.ndarray | None = None) -> float:
+        """The probability that the page does not answer the question (1 - best sentence without a page model).
+
+        :param question_vector: the question's e5 vector, for the question prior (optional).
+        """
         if self.page is None:
             return float(1.0 - probabilities.max())
-        return float(self.page(page_features(probabilities, features)[None, :])[0])
+        row = page_features(probabilities, features)
+        if self.question is not None:
+            row = np.append(row, self.question_prior(question_vector))
+        return float(self.page(row[None, :])[0])
 
     def choose(self, probabilities: np.ndarray, sentences_de: list[str] | None = None) -> list[int]:
         """The answer's sentences, never an empty line: the best run (see best_run), or with ``decoding`` "each"
@@ -242,16 +267,18 @@ class SentenceSelector:
         chosen = [i for i, p in enumerate(probabilities) if p >= cut and (sentences_de is None or sentences_de[i])]
         return chosen or [int(probabilities.argmax())]
 
-    def select(self, features: np.ndarray, sentences_de: list[str] | None = None) -> SentenceSelection:
+    def select(self, features: np.ndarray, sentences_de: list[str] | None = None,
+               question_vector: np.ndarray | None = None) -> SentenceSelection:
         """Select the answering sentences, or none when the page does not answer.
 
         :param features: from sentence_features.
         :param sentences_de: the sentences (to skip empty lines), optional.
+        :param question_vector: the question's e5 vector (optional; sharpens the does-it-answer decision).
         """
         probabilities = self.probabilities(features)
         if not len(probabilities):
             return SentenceSelection([], [], False, 1.0)
-        unanswerable = self.unanswerable(probabilities, features)
+        unanswerable = self.unanswerable(probabilities, features, question_vector)
         if unanswerable >= self.unanswerable_threshold:
             return SentenceSelection([], probabilities.tolist(), False, unanswerable)
         return SentenceSelection(self.choose(probabilities, sentences_de), probabilities.tolist(), True, unanswerable)

@@ -77,3 +77,88 @@ def test_folds_keep_each_page_whole_so_out_of_fold_probabilities_are_honest() ->
     assert sorted(int(i) for fold in folds for i in fold) == list(range(len(questions)))
     pages = [{questions[i].page_id for i in fold} for fold in folds]
     assert all(not (a & b) for n, a in enumerate(pages) for b in pages[n + 1:])
+
+
+def test_conditional_logit_learns_which_feature_marks_the_right_candidate() -> None:
+    from eval.omos import fit_conditional_logit
+
+    rng = np.random.default_rng(3)
+    groups = []
+    for _ in range(200):
+        x = rng.normal(size=(10, 2))
+        groups.append((x, int(np.argmax(x[:, 0] + 0.3 * rng.normal(size=10)))))
+    weights = fit_conditional_logit(groups)
+    assert weights[0] > 3 * abs(weights[1])
+    assert np.allclose(fit_conditional_logit(groups), weights)  # the fit reproduces
+
+
+def test_the_shipped_page_search_weights_are_the_fitted_ones() -> None:
+    from eval.omos import load_page_ranker
+    from pipelines.components.page_ranker import FITTED_WEIGHTS
+    from pipelines.page_search import EVIDENCE_WEIGHTS
+
+    fitted = load_page_ranker()
+    assert fitted.page == FITTED_WEIGHTS and fitted.evidence == EVIDENCE_WEIGHTS
+
+
+def test_the_question_prior_is_fitted_out_of_fold_and_round_trips() -> None:
+    from eval.omos import fit_selector
+    from pipelines.sentences import FEATURES, SentenceSelector
+
+    rng = np.random.default_rng(5)
+    questions, matrices, lines, vectors = [], [], [], []
+    for number in range(120):
+        answered = number % 4 != 0
+        matrix = rng.normal(size=(6, len(FEATURES)))
+        if answered:
+            matrix[2, FEATURES.index("dense")] += 3.0
+        questions.append(_question(number, (2,) if answered else ()))
+        matrices.append(matrix)
+        lines.append(["Zeile"] * 6)
+        vector = rng.normal(size=8)
+        vector[0] += 0.0 if answered else 2.0  # unanswerable questions lean one way
+        vectors.append(vector)
+    selector = fit_selector(matrices, questions, lines, [True] * len(FEATURES), np.array(vectors))
+    assert selector.question is not None and selector.question.coefficients[0] > 0
+    assert SentenceSelector.from_dict(selector.to_dict()) == selector
+    again = fit_selector(matrices, questions, lines, [True] * len(FEATURES), np.array(vectors))
+    assert again == selector  # the fit reproduces
+    # Without a question vector the training mean stands in: the selector still decides.
+    assert selector.select(matrices[1], lines[1]).selected == selector.select(matrices[1], lines[1]).selected
+    assert selector.question_prior(None) == selector.question_mean
+
+
+def _question(number: int, answers: tuple[int, ...]):  # type: ignore[no-untyped-def]
+    from eval.omos import Question
+
+    return Question(number, "de", "Frage?", f"stadt/{number // 2}", answers, False)
+
+
+def test_the_report_has_every_required_figure_and_labels_the_city_scoped_one() -> None:
+    systems = ("full", "dense", "lexical")
+    row = {"id": 1, "lang": "de", "gold": [1], "ms": 40.0, "rank_ranker": 2, "rank_full_city": 1,
+           **{f"rank_{s}": 1 for s in systems}, **{f"{m}_{s}": [1] for m in ("given", "e2e") for s in systems}}
+    summary = summarize([row])
+    for block in summary.values():
+        assert {"hit@1", "hit@5", "mrr"} <= set(block["full"]) and "given_page" in block["full"]
+        assert "end_to_end" in block["full"] and {"median", "p95"} == set(block["latency_ms"])
+        assert block["page_ranker_only"]["hit@1"] == 0.0 and block["city_scoped"]["hit@1"] == 1.0
+    text = markdown({"split": "dev", "questions": 1, "seconds": 1.0, "summary": summary})
+    assert "Secondary figure, **not** the measure above" in text and "hit@5 page ranker only" in text
+
+
+def test_no_test_question_is_in_the_repository() -> None:
+    """Only train and dev exist here; the committed report holds dev rows only, and no file is named test."""
+    import json
+
+    from eval.omos import DATASET_DIR, RESULTS_DIR
+
+    report = RESULTS_DIR / "omos_dev.json"
+    if report.exists():
+        assert json.loads(report.read_text(encoding="utf-8"))["split"] == "dev"
+    assert not list(RESULTS_DIR.glob("omos_test*"))
+    if DATASET_DIR.exists():
+        dev_ids = {json.loads(line)["id"] for line in (DATASET_DIR / "dev_questions.jsonl").open(encoding="utf-8")}
+        if report.exists():
+            rows = json.loads(report.read_text(encoding="utf-8"))["rows"]
+            assert {row["id"] for row in rows} <= dev_ids

@@ -154,3 +154,27 @@ def test_page_search_pipeline_round_trips(tmp_path: Path) -> None:
                                        "german_sparse_embedder", "german_sparse_retriever", "page_ranker"}
     without_german = build_page_search_pipeline(settings, store)
     assert "german_sparse_retriever" not in without_german.graph.nodes
+
+
+def test_sentence_vectors_hold_every_language_of_every_page_in_page_order(tmp_path: Path) -> None:
+    from ingest.pages import sentence_vectors, text_hash
+
+    pages = load_pages(PAGES / "pages.jsonl")
+    cache = EmbeddingCache(tmp_path / "vectors.sqlite")
+    lines = {s for page in pages for s in page.sentences if s}
+    rng = np.random.default_rng(0)
+    cache.put({text_hash(s, is_query=False): rng.normal(size=384).astype(np.float32) for s in lines})  # no model
+    vectors = sentence_vectors(pages, cache)
+    assert vectors.page_ids == tuple(dict.fromkeys(p.id for p in pages))
+    assert set(vectors.vectors) == {"de", "en", "uk"}
+    for page in pages:
+        present = [s for s in page.sentences if s]
+        expected = cache.get([text_hash(s, is_query=False) for s in present])
+        matrix = vectors.matrix(page.language, page.id)
+        assert matrix.shape == (len(present), 384)
+        assert np.allclose(matrix[0], expected[text_hash(present[0], is_query=False)])
+    german = {p.id: p for p in pages if p.language == "de"}
+    number = vectors.index["jena/kita"]
+    assert vectors.log_length[number] == pytest.approx(np.log1p(len(german["jena/kita"].text)))
+    vectors.save(tmp_path / "sentences.npz")
+    assert type(vectors).load(tmp_path / "sentences.npz").page_ids == vectors.page_ids
