@@ -2,22 +2,60 @@
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.dataclasses import SparseEmbedding
-from haystack_integrations.components.retrievers.qdrant import QdrantEmbeddingRetriever, QdrantHybridRetriever
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
+from haystack_integrations.document_stores.qdrant.converters import DENSE_VECTORS_NAME, SPARSE_VECTORS_NAME
+from haystack_integrations.document_stores.qdrant.filters import convert_filters_to_qdrant
+from qdrant_client.http import models as rest
+
+from pipelines.edge import query_batch
+from pipelines.point_hits import PointHit
+from pipelines.store import store_client
 
 
-def lexical_coverage(query: SparseEmbedding | None, doc: Document) -> float:
-    """Share of the query's terms that occur in the document (0 when either side has no terms)."""
-    if query is None or not query.indices or doc.sparse_embedding is None:
+def lexical_coverage(query: SparseEmbedding | None, terms: Collection[int] | None) -> float:
+    """Share of the query's terms that occur among a document's terms (0 when either side has none)."""
+    if query is None or not query.indices or terms is None:
         return 0.0
-    terms = set(doc.sparse_embedding.indices)
+    terms = set(terms)
     return sum(1 for t in query.indices if t in terms) / len(query.indices)
+
+
+@dataclass(frozen=True)
+class _Branch:
+    """One query of a question's retrieval: in which store, of which kind (``question``, ``hybrid`` or
+    ``dense``), in which language, and the request as qdrant-client sends it."""
+
+    kind: str
+    language: str
+    store: QdrantDocumentStore
+    request: rest.QueryRequest
+
+
+def _query_branches(branches: Sequence[_Branch]) -> list[list[PointHit]]:
+    """The hits of every branch, in the order of the branches: one ``query_batch_points`` per collection.
+
+    On the embedded engine a batch is one call of the engine; on a server, one round trip.
+    """
+    batches: dict[tuple[int, str], list[int]] = {}
+    clients = {}
+    for position, branch in enumerate(branches):
+        client = store_client(branch.store)
+        key = (id(client), branch.store.index)
+        clients[key] = client
+        batches.setdefault(key, []).append(position)
+    hits: list[list[PointHit]] = [[] for _ in branches]
+    for key, positions in batches.items():
+        responses = query_batch(clients[key], key[1], [branches[i].request for i in positions])
+        for position, response in zip(positions, responses, strict=True):
+            hits[position] = [PointHit.from_point(point) for point in response.points]
+    return hits
 
 
 @component
@@ -26,9 +64,8 @@ class MultilingualHybridRetriever:
 
     * ``QdrantHybridRetriever`` (dense e5 + lexical sparse, fused by Qdrant's RRF) runs on the collection of
       the question's language and on the German collection.
-    * Qdrant's hybrid query fuses only the top 10 of each branch, so a dense-only pass
-      (``QdrantEmbeddingRetriever``, cheap: vectors are compared with numpy in embedded mode) widens the pool
-      over the same collections plus the Einfache-Sprache one, whose plain words are close to how people ask.
+    * Qdrant's hybrid query fuses only the top 10 of each branch, so a dense-only pass widens the pool over the
+      same collections plus the Einfache-Sprache one, whose plain words are close to how people ask.
     * The question is also compared with typical questions written for each unit (search questions, in the
       question's language and in German): a small model matches question to question far better than
       question to administrative prose.
@@ -37,6 +74,10 @@ class MultilingualHybridRetriever:
     never fills several slots. Every candidate carries ``meta["match"]``: its best dense similarity (overall,
     in the question's language, in German), its lexical coverage, its summed RRF score and the languages it
     matched in — the features the ranker weighs.
+
+    The queries are those of qdrant-haystack's ``QdrantHybridRetriever`` and ``QdrantEmbeddingRetriever``, sent as
+    one ``query_batch_points`` per collection; points are read as :class:`~pipelines.point_hits.PointHit` and
+    only the candidates that are kept become Documents.
 
     Usage:
     ```python
@@ -56,12 +97,15 @@ class MultilingualHybridRetriever:
         :param dense_also: languages only dense-searched for every question (default: simple German).
         :param top_k: hybrid hits per collection.
         :param dense_top_k: dense-only hits per collection.
-        :raises ValueError: when a store is not a QdrantDocumentStore or ``always`` names a missing language.
+        :raises ValueError: when a store is not a QdrantDocumentStore (with sparse vectors, for the hybrid
+            query) or ``always`` names a missing language.
         """
         always = list(always) if always is not None else ["de"]
         dense_also = list(dense_also) if dense_also is not None else ["de-simple"]
         if not document_stores or any(not isinstance(s, QdrantDocumentStore) for s in document_stores.values()):
             raise ValueError("document_stores must map language codes to QdrantDocumentStore instances")
+        if not all(s.use_sparse_embeddings for s in document_stores.values()):
+            raise ValueError("the hybrid query needs document stores with sparse embeddings")
         missing = [lang for lang in always if lang not in document_stores]
         if missing:
             raise ValueError(f"no document store for the always-searched languages {missing}")
@@ -74,13 +118,6 @@ class MultilingualHybridRetriever:
         self.dense_top_k = dense_top_k
         self.question_stores = dict(question_stores or {})
         self.question_top_k = question_top_k
-        self._questions = {lang: QdrantEmbeddingRetriever(document_store=store, top_k=question_top_k)
-                           for lang, store in self.question_stores.items()}
-        self._hybrid = {lang: QdrantHybridRetriever(document_store=store, top_k=top_k, return_embedding=True)
-                        for lang, store in document_stores.items()}
-        # Dense-only hits need no vectors back: their score is already the cosine similarity.
-        self._dense = {lang: QdrantEmbeddingRetriever(document_store=store, top_k=max(dense_top_k, 1))
-                       for lang, store in document_stores.items()}
 
     @property
     def languages(self) -> list[str]:
@@ -113,49 +150,72 @@ class MultilingualHybridRetriever:
         :param top_k: hybrid hits per collection.
         :returns: one document per unit (its best variant, without vectors), best summed RRF score first.
         """
-        query_embedding = [float(x) for x in query_vector]
-        hybrid_languages = [lang for lang in dict.fromkeys([language, *self.always]) if lang in self._hybrid]
+        hybrid_languages = [lang for lang in dict.fromkeys([language, *self.always]) if lang in self.document_stores]
         dense_languages = [lang for lang in dict.fromkeys([*hybrid_languages, *self.dense_also])
-                           if lang in self._dense]
-        found: list[tuple[Document, float, float | None]] = []  # (document, RRF score, cosine if known)
+                           if lang in self.document_stores]
+        branches = self._branches([float(x) for x in query_vector], query_sparse_embedding,
+                                  convert_filters_to_qdrant(filters), top_k or self.top_k,
+                                  hybrid_languages, dense_languages)
+        found: list[tuple[PointHit, float, float | None]] = []  # (hit, RRF score, cosine if known)
         asked: list[tuple[str, str, float, int]] = []  # (unit id, language, cosine, rank) of search questions
-        for lang in hybrid_languages:
-            if lang in self._questions:
-                hits = self._questions[lang].run(query_embedding=query_embedding, filters=filters)["documents"]
-                for rank, doc in enumerate(hits):
-                    asked.append((doc.meta["unit_id"], lang, doc.score or 0.0, rank))
-                    found.append((doc, 0.0, None))
-        for lang in hybrid_languages:
-            for doc in self._hybrid[lang].run(query_embedding=query_embedding,
-                                              query_sparse_embedding=query_sparse_embedding,
-                                              filters=filters, top_k=top_k or self.top_k)["documents"]:
-                found.append((doc, doc.score or 0.0, None))
-        if self.dense_top_k:
-            for lang in dense_languages:
-                for doc in self._dense[lang].run(query_embedding=query_embedding, filters=filters)["documents"]:
-                    found.append((doc, 0.0, doc.score or 0.0))
+        for branch, hits in zip(branches, _query_branches(branches), strict=True):
+            for rank, hit in enumerate(hits):
+                if branch.kind == "question":
+                    asked.append((hit.meta["unit_id"], branch.language, hit.score or 0.0, rank))
+                    found.append((hit, 0.0, None))
+                elif branch.kind == "hybrid":
+                    found.append((hit, hit.score or 0.0, None))
+                else:
+                    found.append((hit, 0.0, hit.score or 0.0))
         return {"documents": self._merge(found, asked, np.asarray(query_vector, dtype=np.float32),
                                          query_sparse_embedding, language)}
 
+    def _branches(self, vector: list[float], sparse: SparseEmbedding, qdrant_filter: rest.Filter | None,
+                  top_k: int, hybrid_languages: list[str], dense_languages: list[str]) -> list[_Branch]:
+        """The queries of one question, in the order their hits are merged: search questions, hybrid, dense."""
+        nearest = rest.NearestQuery(nearest=vector)
+
+        def dense(store: QdrantDocumentStore, limit: int) -> rest.QueryRequest:
+            # Exactly QdrantEmbeddingRetriever's query (a plain vector becomes a NearestQuery in QdrantClient).
+            using = DENSE_VECTORS_NAME if store.use_sparse_embeddings else None
+            return rest.QueryRequest(query=nearest, using=using, filter=qdrant_filter, limit=limit,
+                                     with_payload=True, with_vector=False)
+
+        branches = [_Branch("question", lang, self.question_stores[lang],
+                            dense(self.question_stores[lang], self.question_top_k))
+                    for lang in hybrid_languages if lang in self.question_stores]
+        # Exactly QdrantHybridRetriever's query: sparse and dense top 10 fused by RRF, with their vectors back.
+        sparse_query = rest.SparseVector(indices=sparse.indices, values=sparse.values)
+        branches += [_Branch("hybrid", lang, self.document_stores[lang], rest.QueryRequest(
+            prefetch=[rest.Prefetch(query=sparse_query, using=SPARSE_VECTORS_NAME, filter=qdrant_filter),
+                      rest.Prefetch(query=vector, using=DENSE_VECTORS_NAME, filter=qdrant_filter)],
+            query=rest.FusionQuery(fusion=rest.Fusion.RRF), limit=top_k, with_payload=True, with_vector=True))
+            for lang in hybrid_languages]
+        # Dense-only hits need no vectors back: their score is already the cosine similarity.
+        if self.dense_top_k:
+            branches += [_Branch("dense", lang, self.document_stores[lang],
+                                 dense(self.document_stores[lang], self.dense_top_k)) for lang in dense_languages]
+        return branches
+
     @staticmethod
-    def _merge(found: list[tuple[Document, float, float | None]], asked: list[tuple[str, str, float, int]],
+    def _merge(found: list[tuple[PointHit, float, float | None]], asked: list[tuple[str, str, float, int]],
                query: np.ndarray, sparse: SparseEmbedding | None, language: str) -> list[Document]:
         units: dict[str, dict[str, Any]] = {}
-        for doc, rrf, cosine in found:
-            unit = units.setdefault(doc.meta["unit_id"], {"docs": {}, "rrf": {}, "dense": {}, "lexical": {}})
-            lang = doc.meta.get("language", "de")
-            if doc.meta.get("search_question"):
-                unit.setdefault("question_doc", doc)
+        for hit, rrf, cosine in found:
+            unit = units.setdefault(hit.meta["unit_id"], {"docs": {}, "rrf": {}, "dense": {}, "lexical": {}})
+            lang = hit.meta.get("language", "de")
+            if hit.meta.get("search_question"):
+                unit.setdefault("question_doc", hit)
                 continue
-            if lang not in unit["docs"] or doc.embedding is not None:
-                unit["docs"][lang] = doc
+            if lang not in unit["docs"] or hit.embedding is not None:
+                unit["docs"][lang] = hit
             unit["rrf"][lang] = max(unit["rrf"].get(lang, 0.0), rrf)
-            if cosine is None and doc.embedding is not None:
-                cosine = float(np.dot(query, np.asarray(doc.embedding, dtype=np.float32)))
+            if cosine is None and hit.embedding is not None:
+                cosine = float(np.dot(query, np.asarray(hit.embedding, dtype=np.float32)))
             if cosine is not None:
                 unit["dense"][lang] = cosine
-            if doc.sparse_embedding is not None:
-                unit["lexical"][lang] = lexical_coverage(sparse, doc)
+            if hit.sparse is not None:
+                unit["lexical"][lang] = lexical_coverage(sparse, hit.sparse.indices)
         questions: dict[str, dict[str, float]] = {}
         votes: dict[str, float] = {}
         for unit_id, lang, cosine, rank in asked:
@@ -179,7 +239,7 @@ class MultilingualHybridRetriever:
             }
             # Vectors are dropped once matched: the pipeline copies every output, and 384 floats per candidate
             # would dominate the cost of a question.
-            merged.append(dataclasses.replace(representative, score=match["rrf"], embedding=None,
-                                              sparse_embedding=None, meta={**representative.meta, "match": match}))
+            merged.append(representative.to_document(score=match["rrf"], embedding=None, sparse_embedding=None,
+                                                     meta={**representative.meta, "match": match}))
         merged.sort(key=lambda d: (d.meta["match"]["rrf"], d.meta["match"]["dense"]), reverse=True)
         return merged

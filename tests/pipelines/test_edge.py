@@ -133,6 +133,53 @@ def test_equally_scored_points_come_back_in_one_order_every_time(tmp_path: Path)
         client.close()
 
 
+def _batch(dense: list[float], sparse: rest.SparseVector, flt: rest.Filter | None) -> list[rest.QueryRequest]:
+    """Dense, sparse and hybrid requests (the hybrid one as qdrant-haystack's retriever sends it)."""
+    nearest = rest.NearestQuery(nearest=dense)
+    return [
+        rest.QueryRequest(query=nearest, using=DENSE, limit=30, with_payload=True),
+        rest.QueryRequest(prefetch=[rest.Prefetch(query=sparse, using=SPARSE, filter=flt),
+                                    rest.Prefetch(query=dense, using=DENSE, filter=flt)],
+                          query=rest.FusionQuery(fusion=rest.Fusion.RRF), limit=10, with_payload=True,
+                          with_vector=True),
+        rest.QueryRequest(query=rest.NearestQuery(nearest=sparse), using=SPARSE, filter=flt, limit=10,
+                          with_payload=["meta"]),
+        rest.QueryRequest(query=nearest, using=DENSE, filter=flt, limit=5, offset=3),
+    ]
+
+
+def test_a_batch_of_queries_agrees_with_the_reference_engine_and_with_single_queries(engines) -> None:  # type: ignore[no-untyped-def]
+    """One ``query_batch_points`` runs every request in one call of the engine; each request's points are those
+    of the reference engine and of the same request alone — payloads (read once per sealed collection) too."""
+    local, edge, points = engines
+    payloads = {str(p.id): p.payload for p in points}
+    kind = rest.Filter(must=[rest.FieldCondition(key="meta.kind", match=rest.MatchValue(value="service"))])
+    for _ in range(2):  # the second time, every payload comes from the collection's memory
+        for n, (dense, sparse) in enumerate(_queries(4)):
+            requests = _batch(dense, sparse, kind if n % 2 else None)
+            got = edge.query_batch_points("units_de", requests=requests)
+            expected = local.query_batch_points("units_de", requests=requests)
+            assert len(got) == len(expected) == len(requests)
+            for request, response, reference in zip(requests, got, expected, strict=True):
+                _agree(response.points, reference.points)
+                alone = edge.query_points("units_de", query=request.query, using=request.using,
+                                          prefetch=request.prefetch, query_filter=request.filter,
+                                          limit=request.limit, offset=request.offset,
+                                          with_payload=request.with_payload,
+                                          with_vectors=request.with_vector or False).points
+                assert [(p.id, p.score, p.payload, p.vector) for p in response.points] == \
+                    [(p.id, p.score, p.payload, p.vector) for p in alone]
+            whole, hybrid, selected, unpaid = (r.points for r in got)
+            assert all(p.payload == payloads[str(p.id)] for p in [*whole, *hybrid])
+            assert all(p.payload == {"meta": payloads[str(p.id)]["meta"]} for p in selected)
+            assert all(not p.payload for p in unpaid)
+            assert all(set(p.vector) == {DENSE, SPARSE} for p in hybrid)
+        for point in whole:
+            point.payload["n"] = -1  # as qdrant-haystack writes the score into the payload it gets
+    again = edge.query_points("units_de", query=dense, using=DENSE, limit=300, with_payload=True).points
+    assert len(again) == 300 and all(p.payload == payloads[str(p.id)] for p in again)
+
+
 def test_points_vectors_and_payloads_come_back_as_qdrant_client_returns_them(engines) -> None:  # type: ignore[no-untyped-def]
     local, edge, points = engines
     ids = [points[5].id, points[77].id]
