@@ -107,6 +107,16 @@ class AskRequest(BaseModel):
         return check_language(value)
 
 
+class QuotePublic(BaseModel):
+    """The lines of a long cited unit that answer the question (the answer quotes them)."""
+
+    lines: list[int] = Field(description="Line numbers (from 0) of the unit's German text of record.")
+    text: str = Field(description="Those lines of the German text of record, verbatim.")
+    text_translated: str | None = Field(description="Unofficial translation (of the simple text) in `lang`, "
+                                                    "or null.")
+    url: str = Field(description="The source page with these lines highlighted.")
+
+
 class CitationPublic(BaseModel):
     """A numbered citation: the German text of record, verbatim, with where it stands."""
 
@@ -120,6 +130,8 @@ class CitationPublic(BaseModel):
     source: str
     as_of: str
     url: str
+    quote: QuotePublic | None = Field(
+        None, description="Optional: for a long service or procedure text, the lines that answer the question.")
 
 
 class ContactItem(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pipelines.bidi import RTL_LANGUAGES, isolate_ltr
 from pipelines.details import missing_details
+from pipelines.evidence import Quote, select_quote
 from pipelines.i18n import message
 from pipelines.records import CONTACT_KINDS, OfficeCard, UnitRecord, has_contact
 from pipelines.settings import SIMPLE_GERMAN
@@ -61,6 +62,18 @@ class ContactCard:
 
 
 @dataclass(frozen=True)
+class QuotedLines:
+    """The lines of a long unit that answer the question: where they stand in the German text of record
+    (``lines``, from 0), that text verbatim, its translation in the answer's language, and a source-page
+    address that highlights them."""
+
+    lines: list[int]
+    text: str
+    text_translated: str | None
+    url: str
+
+
+@dataclass(frozen=True)
 class Citation:
     n: int
     id: str
@@ -72,6 +85,7 @@ class Citation:
     source: str
     as_of: str
     url: str
+    quote: QuotedLines | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +301,14 @@ class _Composer:
         return contact_cards(self.lead, self.top, self.related, language, self.limits.max_contacts, self.ranked)
 
     @cached_property
+    def quote(self) -> Quote | None:
+        """The answering lines of a long lead unit, chosen once for the asker's language (every language of the
+        answer shows the same paragraphs); None in staff and Einfache-Sprache answers, which show whole texts."""
+        if self.top is None or self.q.simple or self.q.intent == "staff":
+            return None
+        return select_quote(self.q.text, self.q.language, self.lead or self.top)
+
+    @cached_property
     def missing(self) -> list[str]:
         """Details asked for that the lead (or best) unit and its services do not give; the same in every
         language, so computed once."""
@@ -306,7 +328,13 @@ class _Composer:
         text = main.text(language)
         if main.plan:
             lines.append(plan_header(main, language))
-        lines.append(f"{text if self.q.simple else _lead_text(text, self.limits.max_lead_lines)} [{n}]")
+        quote = self.quote
+        if quote is not None and quote.record.id == main.id:
+            lines.append(message(language, "answer.quote", name=main.name(language)))
+            quoted = "\n".join(quote.shown(language))
+            lines.append(f"{quoted} [{n}]")
+        else:
+            lines.append(f"{text if self.q.simple else _lead_text(text, self.limits.max_lead_lines)} [{n}]")
         cards = self.cards(language)
         for card, record in cards:
             name = (record.short_name or card.name) if self.q.simple and record.id == card.id else _card_name(card)
@@ -415,14 +443,30 @@ def _card_name(card: ContactCard) -> str:
     return f"{card.name} ({card.name_translated})" if card.name_translated else card.name
 
 
-def _citation(n: int, record: UnitRecord, language: str, simple: bool) -> Citation:
+def _citation(n: int, record: UnitRecord, language: str, simple: bool, quote: Quote | None = None,
+              quote_translated: bool = True) -> Citation:
     if language == "de":
         translated = record.texts.get(SIMPLE_GERMAN) if simple else None
     else:
         translated = record.texts.get(language)
+    quoted = None
+    if quote is not None and quote.record.id == record.id:
+        # An answer composed in English for a language without catalog is machine-translated afterwards: the
+        # quote then keeps only the German text of record rather than an English one labelled as the asker's.
+        quoted = _quoted_lines(quote, language if quote_translated else "de")
     return Citation(n=n, id=record.id, kind=record.kind, section=record.section, title=record.title,
                     text=record.text_de, text_translated=translated, source=record.source, as_of=record.as_of,
-                    url=record.url)
+                    url=record.url, quote=quoted)
+
+
+def _quoted_lines(quote: Quote, language: str) -> QuotedLines:
+    """The citation's pointer to the quoted lines; its url asks the source page to highlight them
+    (``/sources/procedures?unit=proc-wohnung-anmelden&lines=4,5#proc-wohnung-anmelden``)."""
+    page, _, anchor = quote.record.url.partition("#")
+    lines = ",".join(str(i) for i in quote.record_lines)
+    url = f"{page}?unit={anchor}&lines={lines}#{anchor}" if anchor else quote.record.url
+    return QuotedLines(lines=list(quote.record_lines), text=quote.text_de,
+                       text_translated=quote.translated(language), url=url)
 
 
 def _offices(records: list[UnitRecord], language: str) -> list[dict[str, Any]]:
@@ -478,7 +522,9 @@ def compose_answer(question: Question, ranked: list[UnitRecord], scores: list[fl
         question=question.text, lang=question.language, detected_lang=question.detected_language,
         answered=answered, coverage=coverage, missing=missing, answer=texts[question.language],
         answer_de=texts["de"], simple=question.simple,
-        citations=[_citation(i, r, question.language, question.simple) for i, r in enumerate(cited, start=1)],
+        citations=[_citation(i, r, question.language, question.simple, composer.quote if answered else None,
+                             question.asker_language == question.language)
+                   for i, r in enumerate(cited, start=1)],
         contacts=contacts, offices=_offices(cited, question.language),
         services=_services(cited),
         intent=question.intent, confidence=round(question.confidence, 4),

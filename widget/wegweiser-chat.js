@@ -18,7 +18,7 @@
  * Theming: CSS custom properties on the element (`--wegweiser-accent`, `--wegweiser-accent-ink`,
  * `--wegweiser-ink`, `--wegweiser-muted`, `--wegweiser-bg`, `--wegweiser-surface`, `--wegweiser-border`,
  * `--wegweiser-focus`, `--wegweiser-font`, `--wegweiser-radius`, `--wegweiser-log-max-height`) and
- * `::part(container | log | message | question | answer | error | citation | office-card | input |
+ * `::part(container | log | message | question | answer | error | citation | quote | office-card | input |
  * send-button | language-select | simple-toggle | starters | status | counter | limit-note | new-conversation |
  * retry-button | more-toggle | action | handover | feedback | counter-card)`.
  *
@@ -361,6 +361,7 @@ summary .section { display: block; font-size: 0.8125rem; color: var(--_muted); }
 summary .title { display: block; font-weight: 600; }
 .citation-body { padding-block: 0 0.5rem; padding-inline: 0.75rem; border-block-start: 1px solid var(--_border); }
 .citation-body > * { margin-block: 0.5rem 0; }
+.quoted-text { border-inline-start: 0.25rem solid #b35900; padding-inline-start: 0.5rem; margin-inline: 0; }
 .label { font-size: 0.8125rem; font-weight: 600; color: var(--_muted); }
 blockquote {
   margin-inline: 0;
@@ -1625,8 +1626,19 @@ export class WegweiserChatElement extends HTMLElement {
   }
 
   #renderCitation(citation, id, lang) {
-    const body = h("div", { class: "citation-body" },
-      this.#uiText("p", "ui.source_text", { class: "label" }),
+    const body = h("div", { class: "citation-body" });
+    // A long unit is cited by the lines that answer: those first, then the whole text of record.
+    const quote = citation.quote && typeof citation.quote.text === "string" && citation.quote.text.trim()
+      ? citation.quote : null;
+    if (quote) {
+      body.append(this.#uiText("p", "ui.quoted", { class: "label" }),
+        h("blockquote", { lang: "de", dir: "ltr", class: "quoted-text", part: "quote", text: quote.text }));
+      if (typeof quote.text_translated === "string" && quote.text_translated.trim()) {
+        body.append(this.#uiText("p", "ui.unofficial", { class: "label" }),
+          h("blockquote", { class: "quoted-text translated-text", text: quote.text_translated }));
+      }
+    }
+    body.append(this.#uiText("p", "ui.source_text", { class: "label" }),
       h("blockquote", { lang: "de", dir: "ltr", class: "source-text", text: String(citation.text ?? "") }));
     const translated = citation.text_translated;
     if (typeof translated === "string" && translated.trim()) {
@@ -1639,7 +1651,9 @@ export class WegweiserChatElement extends HTMLElement {
         typeof citation.as_of === "string" && citation.as_of
           ? h("span", { lang: this.#uiLang, text: ` · ${this.#t("answer.as_of", { date: citation.as_of })}` }) : null));
     }
-    const href = typeof citation.url === "string" ? this.#sourceHref(citation.url) : null;
+    // The quote's address asks the source page to mark the quoted lines.
+    const url = quote && typeof quote.url === "string" ? quote.url : citation.url;
+    const href = typeof url === "string" ? this.#sourceHref(url) : null;
     if (href) {
       body.append(h("p", {}, h("a", {
         href, target: "_blank", rel: "noopener", part: "source-link", lang: this.#uiLang,

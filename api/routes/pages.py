@@ -28,6 +28,8 @@ SOURCES = {
     "offices": ("Zuständige Stellen im Integrationskonzept", ("office/",)),
 }
 _LANG = re.compile(r"^[a-z]{2,3}$")
+_ANCHOR = re.compile(r"^(ik|ks|svc|proc|office)-[a-z0-9][a-z0-9.-]{0,120}$")
+_LINES = re.compile(r"^\d{1,3}(,\d{1,3}){0,39}$")
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,15 +48,26 @@ async def get_staff_page(request: Request) -> HTMLResponse:
 
 
 @router.get("/sources/{document}", response_class=HTMLResponse)
-async def get_source_page(document: str, request: Request, served: ServedDep) -> HTMLResponse:
-    """A source document with an anchor on every unit (the cited one is highlighted via ``:target``)."""
+async def get_source_page(document: str, request: Request, served: ServedDep, unit: str | None = None,
+                          lines: str | None = None) -> HTMLResponse:
+    """A source document with an anchor on every unit (the cited one is highlighted via ``:target``); with
+    ``unit`` (an anchor) and ``lines`` ("4,5,9"), those lines of that unit are marked as the quoted ones."""
     if document not in SOURCES:
         raise NotFoundError(f"no source document {document!r}")
     title, prefixes = SOURCES[document]
     records = await run_in_threadpool(served.all_records)
     units = [r for r in records if r["unit_id"].startswith(prefixes)]
     return TEMPLATES.TemplateResponse(request, "source.html", {"title": title, "units": units,
-                                                                "build": served.build})
+                                                                "build": served.build,
+                                                                "quoted": quoted_lines(unit, lines)})
+
+
+def quoted_lines(unit: str | None, lines: str | None) -> dict[str, frozenset[int]]:
+    """The lines to mark, by unit anchor, from the page's query (``?unit=proc-wohnung-anmelden&lines=4,5``);
+    anything malformed marks nothing (a stale or hand-edited link still shows the page)."""
+    if not unit or not lines or not _ANCHOR.match(unit) or not _LINES.match(lines):
+        return {}
+    return {unit: frozenset(int(n) for n in lines.split(","))}
 
 
 @router.get("/widget/wegweiser-chat.js")

@@ -50,3 +50,9 @@ def test_dashboard_with_counts_has_no_serious_violations(axe_page, check_axe):
     axe_page.goto("/staff/dashboard")
     expect(axe_page.locator("#feedback tbody tr").first).to_be_visible()
     check_axe(axe_page)
+
+
+def test_source_page_with_marked_quote_has_no_serious_violations(axe_page, check_axe):
+    axe_page.goto("/sources/procedures?unit=proc-wohnung-anmelden&lines=4,5#proc-wohnung-anmelden")
+    expect(axe_page.locator("#proc-wohnung-anmelden p.quoted mark").first).to_be_visible()
+    check_axe(axe_page)

@@ -61,6 +61,33 @@ def test_ukrainian_question_gets_ukrainian_answer_with_german_sources(chat, cata
     assert CYRILLIC.search(text.inner_text())
 
 
+def test_a_long_unit_is_cited_by_its_quoted_lines_and_the_source_page_marks_them(chat, page, catalogs):
+    chat.open()
+    answer = chat.ask("Які документи потрібні для реєстрації житла в Єні?")
+    assert "Wohnungsgeberbestätigung" in answer.locator(".answer-text").inner_text()
+    citation = answer.locator("[part~=citation]").first
+    citation.locator("summary").click()
+    quote = citation.locator("blockquote.quoted-text[lang=de]")
+    expect(quote).to_be_visible()
+    assert "Wohnungsgeberbestätigung Ihres Vermieters vorlegen" in quote.inner_text()
+    expect(citation.locator(".label").first).to_have_text(catalogs("uk")["ui.quoted"])
+    translated = citation.locator("blockquote.quoted-text.translated-text")
+    assert CYRILLIC.search(translated.inner_text())
+    # The whole text of record is still there, after the quote.
+    expect(citation.locator("blockquote.source-text")).to_be_visible()
+    href = citation.locator("a[part=source-link]").get_attribute("href")
+    assert re.match(r"^http://127\.0\.0\.1:\d+/sources/procedures\?unit=proc-wohnung-anmelden&lines=[\d,]+#", href)
+
+    page.goto(href)
+    marks = page.locator("#proc-wohnung-anmelden p.quoted mark")
+    expect(marks.first).to_be_visible()
+    assert marks.count() == len(href.split("lines=")[1].split("#")[0].split(","))
+    assert any("Wohnungsgeberbestätigung" in text for text in marks.all_inner_texts())
+    # Only the quoted unit has marks, and its lines that do not answer stay unmarked.
+    assert page.locator("p.quoted").count() == marks.count()
+    assert page.locator("#proc-wohnung-anmelden .unit-text p:not(.quoted)").count() > 0
+
+
 def test_citation_marker_opens_and_focuses_its_citation(chat):
     chat.open()
     answer = chat.ask(UKRAINIAN_QUESTION)
@@ -184,7 +211,8 @@ def test_hostile_api_content_is_rendered_as_text_and_unsafe_links_are_dropped(ch
         "phone": [{"value": "+49 (0) 3641 <b>", "source": "https://example.org", "as_of": None}],
     }
     citation = {"n": 1, "id": "ik/x", "kind": "measure", "section": evil, "title": evil, "text": evil,
-                "text_translated": evil, "source": evil, "as_of": "2024", "url": "javascript:alert(1)"}
+                "text_translated": evil, "source": evil, "as_of": "2024", "url": "javascript:alert(1)",
+                "quote": {"lines": [0], "text": evil, "text_translated": evil, "url": "javascript:alert(1)"}}
     response = {
         "question": evil, "lang": "de", "detected_lang": "de", "answered": True, "simple": False,
         "dir": "ltr", "answer": f"Antwort {evil} [1]", "answer_de": f"Antwort {evil} [1]",

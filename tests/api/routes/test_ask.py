@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 CONTRACT_FIELDS = {"question", "lang", "detected_lang", "answered", "coverage", "missing", "answer", "answer_de",
                    "simple", "citations", "contacts", "offices", "services", "translation", "dir", "follow_up"}
 OPTIONAL_FIELDS = {"generator"}  # only filled in when the optional generator is configured
-CITATION_FIELDS = {"n", "id", "kind", "section", "title", "text", "text_translated", "source", "as_of", "url"}
+CITATION_FIELDS = {"n", "id", "kind", "section", "title", "text", "text_translated", "source", "as_of", "url",
+                   "quote"}
 CITATION_KINDS = {"measure", "goal", "field", "intro", "strategy", "service", "procedure", "office"}
 OUT_OF_SCOPE = "Wie wird das Wetter morgen in Jena?"
 
@@ -95,6 +96,10 @@ def test_citations_are_numbered_and_every_marker_refers_to_one(answers: dict[str
         assert citation["kind"] in CITATION_KINDS
         for key in ("id", "section", "title", "text", "source", "as_of", "url"):
             assert isinstance(citation[key], str) and citation[key], key
+        # Optional: the answering lines of a long unit, verbatim from its text.
+        quote = citation["quote"]
+        assert quote is None or (set(quote) == {"lines", "text", "text_translated", "url"}
+                                 and quote["text"] in citation["text"])
     markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer["answer"])}
     assert markers and markers <= {c["n"] for c in citations}
     assert {int(m) for m in re.findall(r"\[(\d+)\]", answer["answer_de"])} <= {c["n"] for c in citations}
@@ -296,3 +301,54 @@ def test_requests_are_answered_by_the_fast_path_with_the_pipelines_answer(
     assert response.status_code == 200, response.text
     assert response.json() == by_pipeline
     assert by_pipeline["answered"] and by_pipeline["citations"]
+
+
+DOCUMENTS_QUESTIONS = {
+    "de": "Welche Unterlagen brauche ich für die Anmeldung meiner Wohnung?",
+    "uk": "Які документи потрібні для реєстрації житла в Єні?",
+    "ar": "ما هي الأوراق التي أحتاجها لتسجيل السكن في ينا؟",
+    "en": "What documents do I need to register my flat in Jena?",
+}
+
+
+@pytest.mark.parametrize("lang", list(DOCUMENTS_QUESTIONS))
+def test_a_documents_question_quotes_the_documents_lines_and_the_source_page_marks_them(
+        client: TestClient, lang: str) -> None:
+    answer = client.post("/api/ask", json={"question": DOCUMENTS_QUESTIONS[lang], "lang": lang}).json()
+    cited = next(c for c in answer["citations"] if c["id"] == "proc/wohnung-anmelden")
+    quote = cited["quote"]
+    assert quote is not None
+    lines = cited["text"].split("\n")
+    documents = [i for i, line in enumerate(lines) if "Wohnungsgeberbestätigung" in line and "vorlegen" in line]
+    assert documents and set(documents) <= set(quote["lines"])
+    assert len(quote["lines"]) < len(lines) - 1  # a quote, not the whole text
+    # The answer quotes the documents paragraph in the asker's language …
+    shown = cited["text_translated"] if lang != "de" else None
+    first_documents_line = next(line for line in (shown or "").split("\n") if "Wohnungsgeberbestätigung" in line) \
+        if shown else "Sie brauchen die Wohnungsgeberbestätigung von Ihrem Vermieter."
+    assert first_documents_line in answer["answer"].replace("\u2066", "").replace("\u2069", "")
+    if lang != "de":
+        assert first_documents_line in quote["text_translated"]
+    # … the contact that helps still comes first, and the two-week deadline is not cut.
+    assert answer["contacts"][0]["id"] == "svc/buergerservice"
+    assert re.search(r"\b2\b", answer["answer"])
+    # The source page the quote points to marks exactly the quoted lines.
+    page = client.get(quote["url"].split("#")[0]).text
+    marked = re.findall(r'<p id="proc-wohnung-anmelden-l(\d+)" class="quoted"><mark>', page)
+    assert [int(n) for n in marked] == quote["lines"]
+    assert page.count('class="quoted"') == len(quote["lines"])
+
+
+def test_a_general_question_about_a_long_unit_is_not_quoted(client: TestClient) -> None:
+    answer = client.post("/api/ask", json={"question": "Wie melde ich meine Wohnung an?"}).json()
+    assert all(c["quote"] is None for c in answer["citations"])
+
+
+def test_an_hours_question_quotes_the_hours_and_keeps_the_appointment_rule(client: TestClient) -> None:
+    answer = client.post("/api/ask", json={"question": "Wann hat der Bürgerservice geöffnet?"}).json()
+    cited = next(c for c in answer["citations"] if c["id"] == "svc/buergerservice")
+    assert cited["quote"] and "Öffnungszeiten" in cited["quote"]["text"]
+    assert "Donnerstag 8:30 bis 16 Uhr" in answer["answer"]
+    # not asked, but a restriction of the quoted unit: never cut
+    assert "Termine machen Sie normalerweise online." in answer["answer"]
+    assert "Der Fachdienst heißt Bürgerdienste." not in answer["answer"]  # the description that does not answer

@@ -83,3 +83,12 @@ def test_widget_messages_and_languages(client: TestClient) -> None:
 @pytest.mark.parametrize("language", ["xx", "DE", "de-simple", "..%2Fetc"])
 def test_unknown_widget_catalog_is_a_readable_404(client: TestClient, language: str) -> None:
     assert_problem(client.get(f"/widget/messages/{language}.json"), 404)
+
+
+def test_a_source_page_marks_quoted_lines_and_ignores_a_malformed_request(client: TestClient) -> None:
+    page = client.get("/sources/procedures?unit=proc-wohnung-anmelden&lines=3,4").text
+    assert re.findall(r'<p id="proc-wohnung-anmelden-l(\d+)" class="quoted"><mark>', page) == ["3", "4"]
+    assert "Markiert: die Sätze" in page
+    for query in ("unit=proc-wohnung-anmelden&lines=3;alert(1)", "unit=<script>&lines=3", "lines=3"):
+        response = client.get(f"/sources/procedures?{query}")
+        assert response.status_code == 200 and 'class="quoted"' not in response.text
