@@ -22,8 +22,10 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from starlette.concurrency import run_in_threadpool
@@ -47,10 +49,11 @@ CREATE TABLE IF NOT EXISTS outcomes (
 """
 
 
-@contextlib.contextmanager
-def _connect(settings: Settings) -> Iterator[sqlite3.Connection]:
-    """A connection to the counters file, created owner-only (SQLite gives its journal the same mode)."""
-    path = settings.feedback_path
+def _open(path: Path, shared: bool = False) -> sqlite3.Connection:
+    """A connection to the counters file, created owner-only (SQLite gives its journal the same mode).
+
+    :param shared: usable from any thread (the caller serialises its use).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, _MODE)
     try:
@@ -58,16 +61,75 @@ def _connect(settings: Settings) -> Iterator[sqlite3.Connection]:
             os.fchmod(fd, _MODE)  # a file from another umask or an older version
     finally:
         os.close(fd)
-    connection = sqlite3.connect(path, timeout=5.0, isolation_level=None)
+    connection = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=not shared)
     try:
         # Counters, not records: no fsync (0.3 ms a write instead of 10-20 ms on every question). A power cut at
         # the wrong moment may cost the counters file (then it is made anew); an application crash cannot.
         connection.execute("PRAGMA journal_mode=DELETE")
         connection.execute("PRAGMA synchronous=OFF")
         connection.executescript(_SCHEMA)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+@contextlib.contextmanager
+def _connect(settings: Settings) -> Iterator[sqlite3.Connection]:
+    """A connection of its own to the counters file, closed after the block."""
+    connection = _open(settings.feedback_path)
+    try:
         yield connection
     finally:
         connection.close()
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+class _OutcomeWriter:
+    """One connection, kept open, for the counter written on every question.
+
+    A connection per question (file mode, pragmas, schema) cost 0.12 ms of CPU a count, 0.17 ms with 8 threads
+    counting; kept open, 0.03 and 0.05 ms. The connection is opened again when the file was deleted or replaced
+    meanwhile (an operator, a test) and after any SQLite error, so no count goes to a file nobody reads.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._identity: tuple[int, int] | None = None
+        self._connection: sqlite3.Connection | None = None
+
+    def execute(self, path: Path, sql: str, parameters: tuple[str, ...]) -> None:
+        """Run one write on ``path``'s counters file; one retry on a fresh connection after an SQLite error."""
+        with self._lock:
+            try:
+                self._connect(path).execute(sql, parameters)
+            except sqlite3.Error:
+                self._close()
+                self._connect(path).execute(sql, parameters)
+
+    def _connect(self, path: Path) -> sqlite3.Connection:
+        identity = _file_identity(path)
+        if self._connection is None or path != self._path or identity is None or identity != self._identity:
+            self._close()
+            self._connection = _open(path, shared=True)
+            self._path, self._identity = path, _file_identity(path)
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = self._path = self._identity = None
+
+
+_outcomes = _OutcomeWriter()
 
 
 def _today(today: dt.date | None) -> str:
@@ -87,9 +149,9 @@ def record_feedback(settings: Settings, unit_ids: list[str], lang: str | None, c
 
 def record_outcome(settings: Settings, lang: str, coverage: str, today: dt.date | None = None) -> None:
     """Count one answered question by its answer language and coverage (nothing else about it)."""
-    with _connect(settings) as db:
-        db.execute("INSERT INTO outcomes VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1",
-                   (_today(today), lang, coverage))
+    _outcomes.execute(settings.feedback_path,
+                      "INSERT INTO outcomes VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1",
+                      (_today(today), lang, coverage))
 
 
 def record_outcome_safely(settings: Settings, lang: str, coverage: str) -> None:
