@@ -148,7 +148,7 @@ def stem_terms(text: str, language: str) -> list[str]:
             computed = {w: _stem_uk(w) for w in missing}
         else:
             stemmer = _stemmer(language)
-            computed = dict(zip(missing, stemmer.stemWords(missing) if stemmer else missing))
+            computed = dict(zip(missing, stemmer.stemWords(missing) if stemmer else missing, strict=True))
         stems.update(computed)
         if len(cache) + len(computed) > MAX_CACHED_STEMS:
             cache.clear()
