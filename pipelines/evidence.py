@@ -146,23 +146,15 @@ class Quote:
         return "\n".join(line for p in self.paragraphs if p < len(blocks) for line in blocks[p])
 
 
-def _weights(question: str, blocks: list[str], languages: tuple[str, ...], ignore: str = "") -> list[float]:
-    """The share of the question's term weight (IDF within the unit) that each paragraph contains; words of
-    ``ignore`` (the unit's name: it says which unit, not which passage) do not count."""
-    stems = [_stems(block, languages) for block in blocks]
-    frequency = Counter(term for terms in stems for term in terms)
-    query = _stems(question, languages) - _stems(ignore, languages)
-    weights = {t: math.log(1 + (len(blocks) + 1) / (frequency[t] + 1)) for t in query}
-    total = sum(weights.values())
-    if not total:
-        return [0.0] * len(blocks)
-    return [sum(weights[t] for t in query & terms) / total for terms in stems]
+def _weights(question: str, question_languages: tuple[str, ...], blocks: list[str],
+             block_languages: tuple[str, ...] | None = None, ignore: str = "") -> list[float]:
+    """The share of the question's term weight (IDF within the unit) that each paragraph contains.
 
-
-def _weights_across(question: str, question_languages: tuple[str, ...], blocks: list[str],
-                    ignore: str = "") -> list[float]:
-    """Like _weights, for German paragraphs and a question read in several languages."""
-    stems = [_stems(block, ("de",)) for block in blocks]
+    :param question_languages: the languages the question's words are stemmed in.
+    :param block_languages: the languages of the paragraphs (default: the question's).
+    :param ignore: words that do not count (the unit's name: it says which unit, not which passage).
+    """
+    stems = [_stems(block, block_languages or question_languages) for block in blocks]
     frequency = Counter(term for terms in stems for term in terms)
     query = _stems(question, question_languages) - _stems(ignore, question_languages)
     weights = {t: math.log(1 + (len(blocks) + 1) / (frequency[t] + 1)) for t in query}
@@ -197,7 +189,7 @@ def _alignment(text_de: str, simple: str) -> tuple[int | None, ...]:
     blocks = ["\n".join(b) for b in paragraphs(simple)]
     aligned: list[int | None] = [None]  # the name line ("Wohnung anmelden.")
     for line in lines[1:]:
-        scores = _weights(line, blocks, ("de",))
+        scores = _weights(line, ("de",), blocks)
         best = max(range(len(blocks)), key=scores.__getitem__) if blocks else 0
         aligned.append(best if blocks and scores[best] > 0 else None)
     return tuple(aligned)
@@ -210,9 +202,9 @@ def paragraph_scores(question: str, language: str, record: UnitRecord) -> list[f
     name = " ".join(dict.fromkeys((record.title, record.short_name or "", record.titles.get(language, ""))))
     # The simple German is read as German only (its stems are then shared by every language); the question is
     # read both ways, so that a German term in it ("Wohnungsgeberbestätigung") still matches.
-    scores = _weights_across(question, tuple(dict.fromkeys((language, "de"))), simple, name)
+    scores = _weights(question, tuple(dict.fromkeys((language, "de"))), simple, ("de",), ignore=name)
     if language != "de" and len(own) == len(simple):
-        scores = [max(a, b) for a, b in zip(scores, _weights(question, own, (language,), name), strict=True)]
+        scores = [max(a, b) for a, b in zip(scores, _weights(question, (language,), own, ignore=name), strict=True)]
     for detail in asked_details(question):
         cue = DETAIL_CUES.get(detail)
         if cue is not None:
