@@ -167,14 +167,8 @@ def _weights(question: str, question_languages: tuple[str, ...], blocks: list[st
 @lru_cache(maxsize=4096)
 def _stems(text: str, languages: tuple[str, ...]) -> frozenset[str]:
     words = set(tokenize(text))
-    return frozenset(term for language in languages for word in words for term in _word_stems(word, language))
-
-
-# Stemming is the whole cost of a first quote from a unit (pure-Python Snowball, ~10 ms for an Arabic service
-# text); words recur across units, so stems are kept per word.
-@lru_cache(maxsize=65536)
-def _word_stems(word: str, language: str) -> tuple[str, ...]:
-    return tuple(stem_terms(word, language))
+    # Stems are cached per word by stem_terms itself (pure-Python Snowball was the whole cost of a first quote).
+    return frozenset(term for language in languages for word in words for term in stem_terms(word, language))
 
 
 def align_record_lines(record: UnitRecord) -> list[int | None]:
