@@ -42,7 +42,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import qdrant_edge as qe
 from qdrant_client import QdrantClient
@@ -275,6 +275,19 @@ def _rrf(branches: Sequence[Sequence[qe.ScoredPoint]], limit: int, k: int | None
     return [(point_id, first[point_id], score) for point_id, score in ranked[:limit]]
 
 
+class FoundPoint(NamedTuple):
+    """A point a query found, as the engine gives it: no qdrant-client model is made (about 10 µs a point).
+
+    ``payload`` may be the collection's cached dict (see :meth:`_Collection.payloads`): read it, never change it.
+    ``vector`` is what the request asked for: None, a list of floats, or a mapping from vector name to a list of
+    floats or a sparse vector (anything with ``indices`` and ``values``).
+    """
+
+    payload: dict[str, Any]
+    score: float
+    vector: Any
+
+
 class _Plan:
     """How one qdrant-client query request runs in the engine: the requests it needs, and how their results
     become the request's points.
@@ -318,20 +331,32 @@ class _Plan:
                 with_payload=with_payload, filter=to_edge_filter(request.filter),
                 score_threshold=request.score_threshold)]
 
-    def points(self, results: Sequence[Sequence[qe.ScoredPoint]], collection: _Collection) -> list[rest.ScoredPoint]:
-        """The request's points from the results of its engine requests (in their order)."""
+    def _found(self, results: Sequence[Sequence[qe.ScoredPoint]]) -> list[tuple[Any, qe.ScoredPoint, float]]:
+        """(id, engine point, score) of the request's points, from the results of its engine requests."""
         if self.fused:
             found = _rrf(results, self.limit + self.offset, self.k, self.weights)
             if self.score_threshold is not None:
                 found = [(i, p, score) for i, p, score in found if score >= self.score_threshold]
-            found = found[self.offset:]
-        else:
-            found = [(p.id, p, p.score) for p in results[0]]
+            return found[self.offset:]
+        return [(p.id, p, p.score) for p in results[0]]
+
+    def points(self, results: Sequence[Sequence[qe.ScoredPoint]], collection: _Collection) -> list[rest.ScoredPoint]:
+        """The request's points from the results of its engine requests (in their order)."""
+        found = self._found(results)
         if not self.cached_payloads:
             return [_scored(i, p, score) for i, p, score in found]
         payloads = collection.payloads(i for i, _, _ in found)
         # A copy of the top level: qdrant-haystack's conversion writes the score into the payload it gets.
         return [_scored(i, p, score, dict(payloads[i])) for i, p, score in found]
+
+    def found(self, results: Sequence[Sequence[qe.ScoredPoint]], collection: _Collection) -> list[FoundPoint]:
+        """The request's points as :class:`FoundPoint` (what :meth:`points` returns, before it becomes
+        qdrant-client's models)."""
+        found = self._found(results)
+        if not self.cached_payloads:
+            return [FoundPoint(p.payload or {}, score, p.vector) for _, p, score in found]
+        payloads = collection.payloads(i for i, _, _ in found)
+        return [FoundPoint(payloads[i], score, p.vector) for i, p, score in found]
 
 
 _UPDATED = rest.UpdateResult(operation_id=0, status=rest.UpdateStatus.COMPLETED)
@@ -692,19 +717,32 @@ class EdgeLocal(QdrantBase):
             lookup_from=lookup_from)
         return self.query_batch_points(collection_name, [request])[0]
 
-    def query_batch_points(self, collection_name: str, requests: Sequence[rest.QueryRequest],
-                           **kwargs: Any) -> list[rest.QueryResponse]:
-        """Every request in one call of the engine; the branches of a hybrid request run beside the others."""
+    def _run_batch(self, collection_name: str, requests: Sequence[rest.QueryRequest],
+                   ) -> tuple[_Collection, list[tuple[_Plan, Sequence[Sequence[qe.ScoredPoint]]]]]:
+        """Every request in one call of the engine: the collection, and each request's plan with its results."""
         collection = self._collection(collection_name)
         plans = [_Plan(request, cached_payloads=collection.sealed) for request in requests]
         edge_requests = [edge_request for plan in plans for edge_request in plan.edge_requests]
         results = collection.shard.query_batch(qe.QueryBatchRequest(edge_requests)) if edge_requests else []
-        responses, start = [], 0
+        runs, start = [], 0
         for plan in plans:
             end = start + len(plan.edge_requests)
-            responses.append(rest.QueryResponse.model_construct(points=plan.points(results[start:end], collection)))
+            runs.append((plan, results[start:end]))
             start = end
-        return responses
+        return collection, runs
+
+    def query_batch_points(self, collection_name: str, requests: Sequence[rest.QueryRequest],
+                           **kwargs: Any) -> list[rest.QueryResponse]:
+        """Every request in one call of the engine; the branches of a hybrid request run beside the others."""
+        collection, runs = self._run_batch(collection_name, requests)
+        return [rest.QueryResponse.model_construct(points=plan.points(results, collection)) for plan, results in runs]
+
+    def query_batch_found(self, collection_name: str,
+                          requests: Sequence[rest.QueryRequest]) -> list[list[FoundPoint]]:
+        """As :meth:`query_batch_points`, with each request's points as :class:`FoundPoint`: for callers that read
+        payloads and scores and have no use for qdrant-client's models."""
+        collection, runs = self._run_batch(collection_name, requests)
+        return [plan.found(results, collection) for plan, results in runs]
 
     def close(self, **kwargs: Any) -> None:
         with self._lock:

@@ -14,8 +14,7 @@ from haystack_integrations.document_stores.qdrant.converters import DENSE_VECTOR
 from haystack_integrations.document_stores.qdrant.filters import convert_filters_to_qdrant
 from qdrant_client.http import models as rest
 
-from pipelines.edge import query_batch
-from pipelines.point_hits import PointHit
+from pipelines.point_hits import PointHit, query_hits
 from pipelines.store import store_client
 
 
@@ -52,9 +51,9 @@ def _query_branches(branches: Sequence[_Branch]) -> list[list[PointHit]]:
         batches.setdefault(key, []).append(position)
     hits: list[list[PointHit]] = [[] for _ in branches]
     for key, positions in batches.items():
-        responses = query_batch(clients[key], key[1], [branches[i].request for i in positions])
-        for position, response in zip(positions, responses, strict=True):
-            hits[position] = [PointHit.from_point(point) for point in response.points]
+        found = query_hits(clients[key], key[1], [branches[i].request for i in positions])
+        for position, branch_hits in zip(positions, found, strict=True):
+            hits[position] = branch_hits
     return hits
 
 
