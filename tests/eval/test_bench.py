@@ -47,6 +47,10 @@ def test_bench_reports_a_small_search_load_without_errors(ingested_settings: Set
     assert search["ratios"]["p50_over_floor"] >= 1  # a request embeds its question, and does more
     assert 0 < search["ratios"]["throughput_over_limit"] <= 1.5
     assert report["server"]["start_to_first_answer_s"] > 0
+    # Where the cores went: the server's CPU per request holds at least its embedding; the load generator's is
+    # reported beside it, as it shares the cores.
+    assert search["cpu_ms_per_request"]["server"] > 0.5 * floor["cpu_ms"]
+    assert 0 <= search["cpu_ms_per_request"]["load_generator"] < search["cpu_ms_per_request"]["server"]
     assert "× floor" in done.stdout
 
 
