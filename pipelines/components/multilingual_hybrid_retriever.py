@@ -171,25 +171,30 @@ class MultilingualHybridRetriever:
 
     def _branches(self, vector: list[float], sparse: SparseEmbedding, qdrant_filter: rest.Filter | None,
                   top_k: int, hybrid_languages: list[str], dense_languages: list[str]) -> list[_Branch]:
-        """The queries of one question, in the order their hits are merged: search questions, hybrid, dense."""
-        nearest = rest.NearestQuery(nearest=vector)
+        """The queries of one question, in the order their hits are merged: search questions, hybrid, dense.
+
+        The models are constructed without validation: every value already has the field's type (a list of
+        floats, a ``SparseVector``, a ``Filter``), and validating a 384-float vector in each of about ten requests
+        cost more than the engine's search.
+        """
+        nearest = rest.NearestQuery.model_construct(nearest=vector)
 
         def dense(store: QdrantDocumentStore, limit: int) -> rest.QueryRequest:
             # Exactly QdrantEmbeddingRetriever's query (a plain vector becomes a NearestQuery in QdrantClient).
             using = DENSE_VECTORS_NAME if store.use_sparse_embeddings else None
-            return rest.QueryRequest(query=nearest, using=using, filter=qdrant_filter, limit=limit,
-                                     with_payload=True, with_vector=False)
+            return rest.QueryRequest.model_construct(query=nearest, using=using, filter=qdrant_filter, limit=limit,
+                                                     with_payload=True, with_vector=False)
 
         branches = [_Branch("question", lang, self.question_stores[lang],
                             dense(self.question_stores[lang], self.question_top_k))
                     for lang in hybrid_languages if lang in self.question_stores]
         # Exactly QdrantHybridRetriever's query: sparse and dense top 10 fused by RRF, with their vectors back.
-        sparse_query = rest.SparseVector(indices=sparse.indices, values=sparse.values)
-        branches += [_Branch("hybrid", lang, self.document_stores[lang], rest.QueryRequest(
-            prefetch=[rest.Prefetch(query=sparse_query, using=SPARSE_VECTORS_NAME, filter=qdrant_filter),
-                      rest.Prefetch(query=vector, using=DENSE_VECTORS_NAME, filter=qdrant_filter)],
-            query=rest.FusionQuery(fusion=rest.Fusion.RRF), limit=top_k, with_payload=True, with_vector=True))
-            for lang in hybrid_languages]
+        sparse_query = rest.SparseVector.model_construct(indices=list(sparse.indices), values=list(sparse.values))
+        prefetch = [rest.Prefetch.model_construct(query=sparse_query, using=SPARSE_VECTORS_NAME, filter=qdrant_filter),
+                    rest.Prefetch.model_construct(query=vector, using=DENSE_VECTORS_NAME, filter=qdrant_filter)]
+        branches += [_Branch("hybrid", lang, self.document_stores[lang], rest.QueryRequest.model_construct(
+            prefetch=prefetch, query=rest.FusionQuery.model_construct(fusion=rest.Fusion.RRF), limit=top_k,
+            with_payload=True, with_vector=True)) for lang in hybrid_languages]
         # Dense-only hits need no vectors back: their score is already the cosine similarity.
         if self.dense_top_k:
             branches += [_Branch("dense", lang, self.document_stores[lang],
