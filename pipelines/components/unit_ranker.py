@@ -75,6 +75,24 @@ def logistic(weights: dict[str, float], bias: float, features: dict[str, float])
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A candidate unit with its probability of answering and the features it was scored on."""
+
+    source: Document
+    probability: float
+    features: dict[str, float]
+
+    @property
+    def unit_id(self) -> Any:
+        return self.source.meta.get("unit_id")
+
+    def document(self) -> Document:
+        """The candidate as the ranker returns it: ``score`` the probability, ``meta["features"]`` the features."""
+        return dataclasses.replace(self.source, score=self.probability,
+                                   meta={**self.source.meta, "features": self.features})
+
+
 @component
 class UnitRanker:
     """Orders candidate units by their fitted probability of answering the question and decides whether to
@@ -119,6 +137,11 @@ class UnitRanker:
 
     def rank(self, documents: list[Document], intent: str) -> list[Document]:
         """All candidates, best first, ``score`` = probability of answering the question."""
+        return [candidate.document() for candidate in self._scored(documents, intent)]
+
+    def _scored(self, documents: list[Document], intent: str) -> list[_Candidate]:
+        """All candidates with their probability and features, best first (Documents are made only for those
+        that are returned: about 65 candidates, 5 returned)."""
         if not documents:
             return []
         best_dense = max(d.meta["match"]["dense"] for d in documents)
@@ -128,9 +151,8 @@ class UnitRanker:
         for doc in documents:
             features = candidate_features(doc.meta["match"], doc.meta.get("kind", ""), intent, best_dense,
                                           best_lexical, best_question)
-            probability = logistic(self.ranking_weights, self.ranking_bias, features)
-            scored.append(dataclasses.replace(doc, score=probability, meta={**doc.meta, "features": features}))
-        scored.sort(key=lambda d: d.score or 0.0, reverse=True)
+            scored.append(_Candidate(doc, logistic(self.ranking_weights, self.ranking_bias, features), features))
+        scored.sort(key=lambda c: c.probability, reverse=True)
         return scored
 
     @component.output_types(documents=list[Document], confidence=float, answerable=bool,
@@ -152,23 +174,23 @@ class UnitRanker:
         :returns: ranked ``documents``, the answerability ``confidence``, the decision ``answerable`` and the
             decision ``features``.
         """
-        ranked = self.rank(documents, intent)
-        features = abstain_features(ranked, oos_similarity)
+        ranked = self._scored(documents, intent)
+        features = abstain_features([c.document() for c in ranked[:2]], oos_similarity)
         confidence = 0.0 if intent == "injection" else logistic(self.abstain_weights, self.abstain_bias, features)
         if intent == "staff" and named_offices:
             confidence = max(confidence, self.threshold)
             # Offices first: the named office's own unit is the answer to "what does this office do?".
-            named = [d for d in ranked if d.meta.get("unit_id") in named_offices]
-            ranked = named + [d for d in ranked if d.meta.get("unit_id") not in named_offices]
+            named = [c for c in ranked if c.unit_id in named_offices]
+            ranked = named + [c for c in ranked if c.unit_id not in named_offices]
         if previous_ids and intent != "injection":
-            earlier = [d for d in ranked if d.meta.get("unit_id") in previous_ids]
+            earlier = [c for c in ranked if c.unit_id in previous_ids]
             if earlier:
                 confidence = max(confidence, self.threshold)
                 # The previous answer's first units (its lead and contacts) before its "see also"; among them
                 # the ranking decides (a procedure with its documents before the office that handles it).
                 lead_ids = previous_ids[:PREVIOUS_LEAD_IDS]
-                earlier.sort(key=lambda d: d.meta.get("unit_id") not in lead_ids)
-                ranked = earlier + [d for d in ranked if d.meta.get("unit_id") not in previous_ids]
-        return {"documents": ranked[: top_k or self.top_k], "confidence": confidence,
+                earlier.sort(key=lambda c: c.unit_id not in lead_ids)
+                ranked = earlier + [c for c in ranked if c.unit_id not in previous_ids]
+        return {"documents": [c.document() for c in ranked[: top_k or self.top_k]], "confidence": confidence,
                 "answerable": intent != "injection" and bool(ranked) and confidence >= self.threshold,
                 "features": features}
