@@ -8,6 +8,9 @@ holds an answering line, what share of the answering lines it holds, and how man
 against the unit's whole text. Two question sources: the corpus's search questions (on which the quote's
 constants were chosen) and the evaluation questions (not used to choose them), per language.
 
+The same questions also go through the whole assistant (``end_to_end``: retrieval, ranking and composition), which
+says how often the answer cites the question's unit first, cites it at all, and quotes an answering line of it.
+
 Usage: ``python -m eval.quotes`` (the served index of ``WEGWEISER_*``; writes ``eval/results/quotes.json``).
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,30 +117,71 @@ def quote_report(questions: list[DetailQuestion], records: dict[str, UnitRecord]
             t["unit_lines"] += sum(len(p) for p in evidence.paragraphs(record.text(q.language)))
             if quote:
                 t["shown_lines"] += len(quote.shown(q.language))
+    return _by_source_and_language(tallies, lambda t, n: {
+        "questions": int(n),
+        "quoted": round(t["quoted"] / n, 3),
+        "quote_holds_an_answering_line": round(t["holds_answer"] / n, 3),
+        "answering_lines_quoted": round(t["answer_lines_quoted"] / max(t["answer_lines"], 1), 3),
+        "lines_shown_per_quote": round(t["shown_lines"] / t["quoted"], 1) if t["quoted"] else None,
+        "unit_lines": round(t["unit_lines"] / n, 1),
+    })
+
+
+def _by_source_and_language(tallies: dict[tuple[str, str], dict[str, float]],
+                            row: Callable[[dict[str, float], float], dict[str, Any]]) -> dict[str, Any]:
+    """``{source: {language: row(tally, questions)}}`` from tallies per (source, language)."""
     report: dict[str, Any] = {}
     for (source, language), t in sorted(tallies.items()):
-        n = t["questions"]
-        report.setdefault(source, {})[language] = {
-            "questions": int(n),
-            "quoted": round(t["quoted"] / n, 3),
-            "quote_holds_an_answering_line": round(t["holds_answer"] / n, 3),
-            "answering_lines_quoted": round(t["answer_lines_quoted"] / max(t["answer_lines"], 1), 3),
-            "lines_shown_per_quote": round(t["shown_lines"] / t["quoted"], 1) if t["quoted"] else None,
-            "unit_lines": round(t["unit_lines"] / n, 1),
-        }
+        report.setdefault(source, {})[language] = row(t, t["questions"])
     return report
+
+
+def end_to_end_report(questions: list[DetailQuestion], answer: Callable[[str, str], dict[str, Any]],
+                      ) -> dict[str, Any]:
+    """The same questions through the whole assistant (retrieval included), per source and language: the share
+    answered with the question's unit cited first and cited at all, and the share whose answer quotes an
+    answering line of that unit (in the unit's citation).
+
+    :param answer: asks a question in a language and returns the API's answer (``pipelines.query.ask``).
+    """
+    tallies: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for q in questions:
+        result = answer(q.question, q.language)
+        cited = [c for c in result["citations"] if c["id"] == q.unit_id]
+        quote = (cited[0].get("quote") or {}) if cited else {}
+        for key in ((q.source, q.language), (q.source, "all")):
+            t = tallies[key]
+            t["questions"] += 1
+            t["first"] += bool(result["citations"]) and result["citations"][0]["id"] == q.unit_id
+            t["cited"] += bool(cited)
+            t["holds_answer"] += bool(set(quote.get("lines") or ()) & q.answering_lines)
+    return _by_source_and_language(tallies, lambda t, n: {
+        "questions": int(n),
+        "unit_cited_first": round(t["first"] / n, 3),
+        "unit_cited": round(t["cited"] / n, 3),
+        "quote_holds_an_answering_line": round(t["holds_answer"] / n, 3),
+    })
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
-    records = long_records(get_settings())
-    report = quote_report(detail_questions(records), records)
+    settings = get_settings()
+    records = long_records(settings)
+    questions = detail_questions(records)
+    report = quote_report(questions, records)
+    from pipelines.query import ask
+    from pipelines.serving import ServingState
+
+    served = ServingState(settings).current()
+    report["end_to_end"] = end_to_end_report(questions, lambda text, lang: ask(served.fast_ask, text, lang))
     args.output.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    for source, languages in report.items():
-        for language, row in languages.items():
-            print(f"{source:6} {language:4} {row}")
+    for label, part in (("", {k: v for k, v in report.items() if k != "end_to_end"}),
+                        ("end to end ", report["end_to_end"])):
+        for source, languages in part.items():
+            for language, row in languages.items():
+                print(f"{label}{source:6} {language:4} {row}")
 
 
 if __name__ == "__main__":

@@ -35,3 +35,21 @@ def test_detail_questions_get_a_quote_that_holds_an_answering_line(ingested_sett
         assert overall["quote_holds_an_answering_line"] >= MIN_HOLDS_ANSWER, report[source]
         # A quote is part of the unit, not all of it.
         assert overall["lines_shown_per_quote"] < overall["unit_lines"]
+
+
+@pytest.mark.integration
+def test_through_the_whole_assistant_the_eval_detail_questions_cite_their_unit_and_quote_the_answer(
+        ingested_settings: Settings) -> None:
+    from eval.quotes import end_to_end_report
+    from pipelines.query import ask
+    from pipelines.serving import ServingState
+
+    records = long_records(ingested_settings)
+    questions = [q for q in detail_questions(records) if q.source == "eval"]
+    served = ServingState(ingested_settings).current()
+    report = end_to_end_report(questions, lambda text, lang: ask(served.fast_ask, text, lang))
+    overall = report["eval"]["all"]
+    print(overall)
+    # Retrieval included: the unit that gives the detail is cited, and its citation quotes the answering lines.
+    assert overall["unit_cited"] >= MIN_HOLDS_ANSWER
+    assert overall["quote_holds_an_answering_line"] >= MIN_HOLDS_ANSWER
