@@ -18,19 +18,24 @@ from pipelines.settings import Settings
 T = TypeVar("T")
 
 
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
+async def get_settings(request: Request) -> Settings:
+    """The settings the app was created with (async: FastAPI runs a plain function in the thread pool, a thread
+    hop per request for an attribute read)."""
     return request.app.state.settings
 
 
-def get_serving(request: Request) -> ServingState:
+async def get_serving(request: Request) -> ServingState:
     """The serving state (pipelines of the served build)."""
     return request.app.state.serving
 
 
 async def get_served(serving: Annotated[ServingState, Depends(get_serving)]) -> Served:
-    """The pipelines of the served build (503 before the first ingest or while Qdrant is unreachable)."""
-    return await run_in_threadpool(serving.current)
+    """The pipelines of the served build (503 before the first ingest or while Qdrant is unreachable).
+
+    Off the event loop only when the build is due to be checked again (a look at the store, or loading a new
+    build); in between, the served pipelines are at hand.
+    """
+    return serving.fresh() or await run_in_threadpool(serving.current)
 
 
 class PipelineRunner:

@@ -160,15 +160,22 @@ class ServingState:
         logger.info("serving build %s (%d points, languages %s)", info.build, info.points, ",".join(info.languages))
         return Served(info, index, ask_pipeline, search_pipeline, AnswerCache(self.settings.answer_cache_size))
 
+    def fresh(self) -> Served | None:
+        """The served pipelines if the build was checked within ``check_interval``, else None: what
+        :meth:`current` returns without looking at the store (no I/O, never waits)."""
+        served = self._served
+        if served is not None and time.monotonic() - self._checked_at < self.check_interval:
+            return served
+        return None
+
     def current(self) -> Served:
         """The pipelines of the served build.
 
         :raises IndexNotReadyError: when no index has been built yet.
         :raises StoreUnavailableError: when Qdrant cannot be reached.
         """
-        now = time.monotonic()
-        served = self._served
-        if served is not None and now - self._checked_at < self.check_interval:
+        served = self.fresh()
+        if served is not None:
             return served
         with self._lock:
             served = self._served
