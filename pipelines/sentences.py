@@ -1,12 +1,14 @@
 """Sentence-level evidence: which sentences of a page answer a question, and whether the page answers it at all.
 
-Every sentence of a page is described by a few numbers — how close e5 puts it to the question, how close its
-chunk is, how many of the question's rarer words it shares (in the question's language and in German), the
-same for its neighbours, its position — and a logistic model turns them into the probability that it belongs
-to the answer. A second pass looks at each sentence's neighbours' probabilities (an answer is mostly a run of
-lines: a list under its lead-in), and the answer is the one run of lines whose probabilities stand out most.
-A page-level model decides from the best sentences whether the page answers at all, helped (when the caller
-passes the question's e5 vector) by a prior on the question alone. The models and their
+Every sentence of a page is described by a few numbers — how close e5 puts it to the question (in German, in
+the question's language, and on average over every language version of the page), how close its chunk is, how
+many of the question's rarer words it shares (in the question's language and in German), the same for its
+neighbours, its position, how much of the question's wording the page holds anywhere — and a logistic model
+turns them into the probability that it belongs to the answer. A second pass looks at each sentence's
+neighbours' probabilities (an answer is mostly a run of lines: a list under its lead-in), and the answer is the
+sentences whose probabilities stand out most. A page-level model decides from the best sentences and from how
+much of the question the page covers whether the page answers at all, helped (when the caller passes the
+question's e5 vector) by a prior on the question alone. The models and their
 thresholds are fitted on the OMoS-QA train split (``python -m eval.omos fit``) and stored in
 ``pipelines/sentence_model.json``; no library beyond numpy is needed to apply them.
 """
@@ -28,8 +30,12 @@ FEATURES = (
     "dense", "dense_gap", "dense_rank", "chunk", "chunk_gap", "lexical", "lexical_de", "lexical_gap",
     "neighbour_dense_gap", "neighbour_lexical", "position", "is_first", "log_length", "page_dense_max",
     "page_lexical_max", "dense_x_lexical", "distance_to_best", "after_best", "log_page_sentences",
-    "dense_both", "dense_both_gap",
+    "dense_both", "dense_both_gap", "dense_all", "dense_all_gap", "page_cover", "page_cover_terms",
+    "page_missing_terms", "page_cover_de", "page_cover_terms_de", "page_missing_terms_de",
 )
+#: The features that describe the whole page (the same on every line), which the page model reads as they are.
+PAGE_COVER = ("page_cover", "page_cover_terms", "page_missing_terms", "page_cover_de", "page_cover_terms_de",
+              "page_missing_terms_de")
 #: What the second pass adds to FEATURES: the first pass's log-odds of the sentence and of its neighbours.
 CONTEXT_FEATURES = FEATURES + (
     "logit", "logit_gap", "logit_previous", "logit_next", "logit_previous_2", "logit_next_2",
@@ -60,6 +66,22 @@ def lexical_overlap(question: str, sentences: list[str], languages: list[str]) -
     return np.array([sum(weights[t] for t in query & terms) / total for terms in stems], dtype=np.float32)
 
 
+def lexical_cover(question: str, sentences: list[str], languages: list[str]) -> tuple[float, float, float]:
+    """How much of the question the page says anywhere: the share of the question's term weight (IDF within the
+    page) and of its terms found on the page, and how many terms are missing. A question after something the
+    page never mentions (a fee, an age limit) is seldom answered by it.
+    """
+    stems = [set().union(*(stem_terms(s, lang) for lang in languages)) if s else set() for s in sentences]
+    query = set().union(*(stem_terms(question, lang) for lang in languages))
+    if not query:
+        return 0.0, 0.0, 0.0
+    frequency = Counter(term for terms in stems for term in terms)
+    weights = {t: math.log(1 + (len(sentences) + 1) / (frequency[t] + 1)) for t in query}
+    found = {t for t in query if frequency[t]}
+    return (sum(weights[t] for t in found) / sum(weights.values()), len(found) / len(query),
+            float(len(query) - len(found)))
+
+
 def _neighbour_max(values: np.ndarray) -> np.ndarray:
     left = np.concatenate([[values.min()], values[:-1]])
     right = np.concatenate([values[1:], [values.min()]])
@@ -68,7 +90,8 @@ def _neighbour_max(values: np.ndarray) -> np.ndarray:
 
 def sentence_features(question: str, language: str, question_vector: np.ndarray, sentences: list[str],
                       sentences_de: list[str], vectors_de: np.ndarray, chunk_scores: np.ndarray,
-                      vectors_own: np.ndarray | None = None) -> np.ndarray:
+                      vectors_own: np.ndarray | None = None,
+                      vectors_all: list[np.ndarray] | None = None) -> np.ndarray:
     """The feature matrix of a page's sentences for one question (rows: sentences, columns: FEATURES).
 
     :param question: the question text; ``language`` its language.
@@ -79,6 +102,9 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
     :param vectors_own: e5 passage vectors of ``sentences`` when the question is not German (optional): a
         question and a sentence in the same language are compared more reliably than across languages, and the
         two comparisons together are steadier than either.
+    :param vectors_all: e5 passage vectors of every language version of the page that is line-aligned with
+        ``sentences_de`` (German included; optional, default: German and ``vectors_own``). Five translations of a
+        line agree on what it says more steadily than one or two do.
     """
     n = len(sentences_de)
     empty = np.array([not s for s in sentences_de])
@@ -88,10 +114,14 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
     rank = np.empty(n)
     rank[order] = np.arange(n)
     lexical = lexical_overlap(question, sentences, [language])
-    lexical_de = lexical_overlap(question, sentences_de, list(dict.fromkeys([language, "de"])))
+    german_languages = list(dict.fromkeys([language, "de"]))
+    lexical_de = lexical_overlap(question, sentences_de, german_languages)
     dense_gap = dense - dense.max()
     both = dense if vectors_own is None else (dense + vectors_own @ question_vector) / 2
     both[empty] = both[~empty].min() if (~empty).any() else 0.0
+    versions = vectors_all or [vectors_de] + ([] if vectors_own is None else [vectors_own])
+    everywhere = np.mean([v @ question_vector for v in versions], axis=0)
+    everywhere[empty] = everywhere[~empty].min() if (~empty).any() else 0.0
     # Answers are mostly runs of consecutive lines (a list under its lead-in): how far a line is from the one
     # that matches best tells much about lines that share no words with the question.
     best = int(np.argmax(dense_gap + lexical))
@@ -101,7 +131,9 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
         np.arange(n) / max(n - 1, 1), (np.arange(n) == 0).astype(float),
         np.log1p([len(s) for s in sentences_de]), np.full(n, dense.max()), np.full(n, lexical.max()),
         dense * lexical, np.log1p(np.abs(np.arange(n) - best)), (np.arange(n) > best).astype(float),
-        np.full(n, math.log1p(n)), both, both - both.max(),
+        np.full(n, math.log1p(n)), both, both - both.max(), everywhere, everywhere - everywhere.max(),
+        *(np.full(n, value) for value in lexical_cover(question, sentences, [language])),
+        *(np.full(n, value) for value in lexical_cover(question, sentences_de, german_languages)),
     ]
     return np.stack(columns, axis=1).astype(np.float32)
 
@@ -166,14 +198,16 @@ def best_run(probabilities: np.ndarray, threshold: float, sentences_de: list[str
 
 
 def page_features(probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """What the does-this-page-answer decision looks at: how strong the best sentences are, and how well the page
-    as a whole matches (a page with one strong line differs from a page that is merely on the topic)."""
+    """What the does-this-page-answer decision looks at: how strong the best sentences are, how well the page
+    as a whole matches (a page with one strong line differs from a page that is merely on the topic), and how
+    much of the question's wording the page holds anywhere (PAGE_COVER)."""
     top = np.sort(probabilities)[::-1]
     dense = features[:, FEATURES.index("dense")]
+    cover = [features[0, FEATURES.index(name)] for name in PAGE_COVER]
     return np.array([top[0], top[:2].mean(), top[:3].mean(), top[:5].mean(), dense.max(),
                      features[:, FEATURES.index("lexical")].max(), features[:, FEATURES.index("lexical_de")].max(),
                      features[:, FEATURES.index("chunk")].max(), dense.max() - dense.mean(),
-                     math.log1p(len(probabilities)), float((probabilities > 0.3).sum())])
+                     math.log1p(len(probabilities)), float((probabilities > 0.3).sum()), *cover])
 
 
 @dataclass(frozen=True)

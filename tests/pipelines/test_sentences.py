@@ -14,7 +14,9 @@ from pipelines.sentences import (
     SentenceSelector,
     best_run,
     context_features,
+    lexical_cover,
     lexical_overlap,
+    page_features,
     sentence_features,
     split_sentences,
 )
@@ -29,6 +31,16 @@ def test_lexical_overlap_weighs_rare_words_of_the_page() -> None:
     overlap = lexical_overlap("Wie hoch sind die Kita-Gebühren?", sentences, ["de"])
     assert overlap.argmax() == 1 and overlap[1] > 2 * overlap[0]  # "Gebühren" is rarer on the page than "Kita"
     assert lexical_overlap("und oder", sentences, ["de"]).tolist() == [0.0, 0.0, 0.0]
+
+
+
+def test_cover_says_how_much_of_the_question_the_page_mentions_anywhere() -> None:
+    page = ["Kita-Anmeldung", "Die Anmeldung erfolgt online.", "Kita Öffnungszeiten"]
+    answered = lexical_cover("Wo ist die Kita-Anmeldung?", page, ["de"])
+    unanswered = lexical_cover("Wie hoch sind die Kita-Gebühren?", page, ["de"])
+    assert answered[:2] == (1.0, 1.0) and answered[2] == 0.0
+    assert unanswered[0] < 0.5 and unanswered[2] == 3.0  # "hoch", "Gebühren", "Kita-Gebühren" are nowhere
+    assert lexical_cover("und oder", page, ["de"]) == (0.0, 0.0, 0.0)
 
 
 def _features(n: int = 4) -> np.ndarray:
@@ -106,6 +118,26 @@ def test_the_sentence_in_the_question_language_counts_when_given() -> None:
     alone = sentence_features("Як зареєструватися?", "uk", question, own, german, vectors, chunks)
     with_own = sentence_features("Як зареєструватися?", "uk", question, own, german, vectors, chunks, own_vectors)
     assert alone[:, both].argmax() == 2 and with_own[:, both][1] > alone[:, both][1]
+
+
+def test_every_language_version_of_a_line_counts_when_given() -> None:
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(3, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    question, german, chunks = vectors[2], ["Gebühren", "Anmeldung", "Öffnungszeiten"], np.zeros(3, np.float32)
+    # German alone puts line 2 first; three translations that all put line 1 first outvote it.
+    versions = [vectors, vectors[[0, 2, 1]], vectors[[0, 2, 1]], vectors[[0, 2, 1]]]
+    every = FEATURES.index("dense_all")
+    alone = sentence_features("Anmeldung?", "de", question, german, german, vectors, chunks)
+    voted = sentence_features("Anmeldung?", "de", question, german, german, vectors, chunks, vectors_all=versions)
+    assert alone[:, every].argmax() == 2 and voted[:, every].argmax() == 1
+    assert np.array_equal(alone[:, every], alone[:, FEATURES.index("dense")])  # German only: the German score
+
+
+def test_the_page_model_sees_the_cover_of_the_question() -> None:
+    features = _features()
+    row = page_features(np.array([0.2, 0.9, 0.0, 0.1]), features)
+    assert row[-6] == features[0, FEATURES.index("page_cover")] and row[-6] > 0  # "Gebühren", "hängen" are there
 
 
 def test_the_shipped_model_matches_the_features() -> None:
