@@ -24,7 +24,8 @@ from haystack_integrations.components.retrievers.qdrant import (
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from pipelines.components.lexical_text_sparse_embedder import LexicalTextSparseEmbedder
-from pipelines.components.page_ranker import PageRanker
+from pipelines.components.page_ranker import ADAPTED_WEIGHTS, PageRanker
+from pipelines.components.query_adapter import QueryAdapter
 from pipelines.embedders import make_text_embedder
 from pipelines.settings import Settings
 
@@ -38,22 +39,31 @@ def build_page_search_pipeline(settings: Settings, document_store: QdrantDocumen
                                weights: dict[str, float] | None = None,
                                extra_languages: list[str] | None = None,
                                sentence_vectors: str | Path | None = None,
-                               evidence_weights: dict[str, float] | None = None) -> Pipeline:
+                               evidence_weights: dict[str, float] | None = None,
+                               query_adapter: str | Path | None = None) -> Pipeline:
     """Question in (``text_embedder.text``, ``sparse_embedder.text`` and ``.language``, with a German store also
-    ``german_sparse_embedder.text`` and ``.language``, with sentence vectors also ``evidence_ranker.language``),
-    pages out (``page_ranker.pages``, or ``evidence_ranker.pages`` with sentence vectors).
+    ``german_sparse_embedder.text`` and ``.language``, with sentence vectors also ``evidence_ranker.language``,
+    with a query adapter also ``query_adapter.language``), pages out (``page_ranker.pages``, or
+    ``evidence_ranker.pages`` with sentence vectors).
 
     :param document_store: one language collection of a page collection (see ingest/pages.py).
     :param top_k: pages returned.
     :param german_store: the collection's German texts, searched lexically with the question stemmed in its own
         language and in German (optional).
-    :param weights: the page ranker's feature weights (default: fitted on OMoS-QA train).
+    :param weights: the page ranker's feature weights (default: fitted on OMoS-QA train, with or without the
+        query adapter as it is given).
     :param extra_languages: languages a question is also stemmed with (default none: page collections hold
         every language, so each question is matched against its own language's text).
     :param sentence_vectors: the collection's sentence vectors (an ``.npz``, see ingest/pages.py); when given,
         the page ranker's first EVIDENCE_CANDIDATES pages go through the evidence ranker.
-    :param evidence_weights: the evidence ranker's weights (default: fitted on OMoS-QA train).
+    :param evidence_weights: the evidence ranker's weights (default: fitted on OMoS-QA train, like ``weights``).
+    :param query_adapter: a query adapter's weights (an ``.npz``, e.g. QUERY_ADAPTER_PATH): the dense retriever
+        then searches with the adapted question vector, and the default weights are the ones fitted with it
+        (ADAPTED_WEIGHTS, ADAPTED_EVIDENCE_WEIGHTS: adapted scores spread differently).
     """
+    if query_adapter is not None:
+        weights = ADAPTED_WEIGHTS if weights is None else weights
+        evidence_weights = ADAPTED_EVIDENCE_WEIGHTS if evidence_weights is None else evidence_weights
     pipeline = Pipeline()
     pipeline.add_component("text_embedder", make_text_embedder(settings))
     pipeline.add_component("sparse_embedder", LexicalTextSparseEmbedder(extra_languages=extra_languages or []))
@@ -63,7 +73,12 @@ def build_page_search_pipeline(settings: Settings, document_store: QdrantDocumen
                                                                               top_k=CHUNKS_PER_RETRIEVER))
     candidates = max(top_k, EVIDENCE_CANDIDATES) if sentence_vectors is not None else top_k
     pipeline.add_component("page_ranker", PageRanker(top_k=candidates, weights=weights))
-    pipeline.connect("text_embedder.embedding", "dense_retriever.query_embedding")
+    if query_adapter is not None:
+        pipeline.add_component("query_adapter", QueryAdapter(str(query_adapter)))
+        pipeline.connect("text_embedder.embedding", "query_adapter.embedding")
+        pipeline.connect("query_adapter.embedding", "dense_retriever.query_embedding")
+    else:
+        pipeline.connect("text_embedder.embedding", "dense_retriever.query_embedding")
     pipeline.connect("sparse_embedder.sparse_embedding", "sparse_retriever.query_sparse_embedding")
     pipeline.connect("dense_retriever.documents", "page_ranker.dense_documents")
     pipeline.connect("sparse_retriever.documents", "page_ranker.lexical_documents")
@@ -81,6 +96,9 @@ def build_page_search_pipeline(settings: Settings, document_store: QdrantDocumen
     return pipeline
 
 
+#: The query adapter fitted on OMoS-QA train (``python -m eval.omos fit-ranker``; see
+#: pipelines/components/query_adapter.py).
+QUERY_ADAPTER_PATH = Path(__file__).resolve().parent / "query_adapter.npz"
 #: Pages the page ranker hands to the evidence ranker: the right page is among the first 30 for 95 % of OMoS-QA
 #: train questions, and 30 pages of about 26 sentences cost well under a millisecond to compare.
 EVIDENCE_CANDIDATES = 30
@@ -95,6 +113,11 @@ EVIDENCE_FEATURES = ("ranker_gap", "sentence_de_best", "sentence_de_top3", "sent
 EVIDENCE_WEIGHTS: dict[str, float] = {
     "ranker_gap": 0.6917, "sentence_de_best": 12.128, "sentence_de_top3": 18.2686,
     "sentence_own_best": 12.6244, "sentence_own_top3": 3.4265, "log_length": -1.2378,
+}
+#: The same fit behind the page ranker's ADAPTED_WEIGHTS (searches with the query adapter).
+ADAPTED_EVIDENCE_WEIGHTS: dict[str, float] = {
+    "ranker_gap": 0.681, "sentence_de_best": 12.4811, "sentence_de_top3": 28.3751,
+    "sentence_own_best": 13.6632, "sentence_own_top3": -1.4953, "log_length": -1.0865,
 }
 
 

@@ -21,6 +21,12 @@ FITTED_WEIGHTS: dict[str, float] = {
     "dense_gap": 57.0769, "dense_second_gap": 3.6032, "dense_rank": 4.8916, "lexical_share": 4.5036,
     "lexical_rank": -0.0087, "german_share": 0.5305, "german_rank": 0.2727,
 }
+#: The same fit on searches with the query adapter (pipelines/page_search.py: QUERY_ADAPTER_PATH), whose dense
+#: scores spread about twice as wide as the plain e5 vector's: a gap in dense score counts for less.
+ADAPTED_WEIGHTS: dict[str, float] = {
+    "dense_gap": 25.5311, "dense_second_gap": 0.9157, "dense_rank": 7.7861, "lexical_share": 4.7927,
+    "lexical_rank": -0.5911, "german_share": 0.3058, "german_rank": 0.1561,
+}
 RANK_CONSTANT = 60
 
 

@@ -94,11 +94,26 @@ def test_conditional_logit_learns_which_feature_marks_the_right_candidate() -> N
 
 def test_the_shipped_page_search_weights_are_the_fitted_ones() -> None:
     from eval.omos import load_page_ranker
-    from pipelines.components.page_ranker import FITTED_WEIGHTS
-    from pipelines.page_search import EVIDENCE_WEIGHTS
+    from pipelines.components.page_ranker import ADAPTED_WEIGHTS, FITTED_WEIGHTS
+    from pipelines.page_search import ADAPTED_EVIDENCE_WEIGHTS, EVIDENCE_WEIGHTS, QUERY_ADAPTER_PATH
 
     fitted = load_page_ranker()
-    assert fitted.page == FITTED_WEIGHTS and fitted.evidence == EVIDENCE_WEIGHTS
+    # The weights were fitted with the query adapter's searches: the evaluation applies both together, and they
+    # are the pipeline's defaults when it is built with the adapter.
+    assert fitted.page == ADAPTED_WEIGHTS and fitted.evidence == ADAPTED_EVIDENCE_WEIGHTS
+    assert fitted.adapter is not None and Path(fitted.adapter) == QUERY_ADAPTER_PATH and QUERY_ADAPTER_PATH.exists()
+    assert FITTED_WEIGHTS != ADAPTED_WEIGHTS and EVIDENCE_WEIGHTS != ADAPTED_EVIDENCE_WEIGHTS
+
+
+def test_page_search_weights_and_the_adapter_round_trip(tmp_path: Path) -> None:
+    from eval.omos import Rankers, load_page_ranker, save_page_ranker
+    from pipelines.page_search import QUERY_ADAPTER_PATH
+
+    rankers = Rankers({"dense_gap": 2.0}, {"ranker_gap": 1.0}, str(QUERY_ADAPTER_PATH))
+    save_page_ranker(rankers, tmp_path / "ranker.json")
+    assert load_page_ranker(tmp_path / "ranker.json") == rankers
+    save_page_ranker(Rankers({"dense_gap": 2.0}), tmp_path / "plain.json")
+    assert load_page_ranker(tmp_path / "plain.json").adapter is None
 
 
 def test_the_question_prior_is_fitted_out_of_fold_and_round_trips() -> None:
@@ -162,3 +177,36 @@ def test_no_test_question_is_in_the_repository() -> None:
         if report.exists():
             rows = json.loads(report.read_text(encoding="utf-8"))["rows"]
             assert {row["id"] for row in rows} <= dev_ids
+
+
+@pytest.mark.slow
+def test_the_shipped_model_reproduces_the_reported_dev_choices() -> None:
+    """The sentence model file, applied to a few dev questions, picks what the committed dev report says it
+    picked, and says nothing on the pages it finds do not answer."""
+    import json
+
+    from eval.omos import (
+        DATASET_DIR,
+        OMOS_HOME,
+        RESULTS_DIR,
+        PageBook,
+        _key,
+        load_omos_pages,
+        open_cache,
+        question_vectors,
+    )
+    from pipelines.sentences import SentenceSelector
+
+    report = RESULTS_DIR / "omos_dev.json"
+    if not (DATASET_DIR.exists() and report.exists() and (OMOS_HOME / "embeddings.sqlite").exists()):
+        pytest.skip("needs the OMoS-QA dataset, its vector cache and the dev report")
+    rows = {(row["id"], row["lang"]): row for row in json.loads(report.read_text(encoding="utf-8"))["rows"]}
+    questions = load_omos_questions("dev")[::97]
+    cache = open_cache()
+    book, vectors, selector = PageBook(load_omos_pages(), cache), question_vectors(questions, cache), \
+        SentenceSelector.load()
+    for question in questions:
+        vector = vectors[_key(question)]
+        selection = selector.select(*book.features(question, vector, question.page_id), vector)
+        assert selection.selected == rows[(question.id, question.lang)]["given_full"]
+        assert selection.answered == bool(selection.selected)
