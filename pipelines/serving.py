@@ -18,7 +18,6 @@ from typing import Any
 
 from haystack import Pipeline
 
-from pipelines.components.query_language_detector import QueryLanguageDetector
 from pipelines.fast_path import FastPath
 from pipelines.memory import release_free_memory, trim_heap
 from pipelines.query import ServedIndex, build_query_pipeline, build_search_pipeline, open_served_index
@@ -114,15 +113,6 @@ class Served:
         return sorted(records, key=lambda r: r.get("order", 0))
 
 
-def _load_language_models() -> None:
-    """Warm up a language detector as the pipelines build it (the models are shared by every detector of the
-    process). A failure here is left to the pipelines' own warm-up, which raises it where it is handled."""
-    try:
-        QueryLanguageDetector().warm_up()
-    except Exception:  # noqa: BLE001, S110 - repeated and raised by the pipelines' warm-up
-        pass
-
-
 class ServingState:
     """The pipelines of the currently served build, rebuilt when the build changes.
 
@@ -143,18 +133,10 @@ class ServingState:
         self.last_error: str | None = None
 
     def _load(self) -> Served:
-        # Loading the language detector's models (about 130 MB, most of a start's second) needs no index, and
-        # lingua releases the GIL while it loads: it runs beside opening the store and building the pipelines,
-        # and is done before their warm-up uses the detector.
-        languages = threading.Thread(target=_load_language_models, name="language-models", daemon=True)
-        languages.start()
-        try:
-            info = index_info(self.settings)
-            index = open_served_index(self.settings, info)
-            ask_pipeline = build_query_pipeline(self.settings, index)
-            search_pipeline = build_search_pipeline(self.settings, index)
-        finally:
-            languages.join()
+        info = index_info(self.settings)
+        index = open_served_index(self.settings, info)
+        ask_pipeline = build_query_pipeline(self.settings, index)
+        search_pipeline = build_search_pipeline(self.settings, index)
         ask_pipeline.warm_up()
         search_pipeline.warm_up()
         logger.info("serving build %s (%d points, languages %s)", info.build, info.points, ",".join(info.languages))
