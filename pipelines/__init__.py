@@ -6,5 +6,5 @@ from pipelines.lazy_torch import defer_torch_import
 
 # Also before any Haystack import: Haystack's device utilities would import torch (~1 s, ~170 MB) for nothing.
 defer_torch_import()
-# Before qdrant-client's first import: its ~600 REST models are built when first used (~0.35 s, ~15 MB at start).
+# Before qdrant-client's first import: its ~340 REST models are built when first used (~0.35 s, ~13 MB at start).
 defer_qdrant_model_rebuild()

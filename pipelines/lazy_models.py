@@ -1,7 +1,7 @@
 """Build qdrant-client's REST models when they are first used, not all of them at import.
 
-``qdrant_client.http`` rebuilds every one of its ~600 pydantic models at import (``model_rebuild`` to resolve
-forward references): about 0.35 s of every process's start and 15 MB of resident memory, although serving uses
+``qdrant_client.http`` rebuilds its ~340 pydantic models at import (``model_rebuild`` to resolve
+forward references): 0.35-0.4 s of every process's start and 12-15 MB of resident memory, although serving uses
 a few dozen of them and mostly through ``model_construct``, which needs no schema at all.
 
 :func:`defer_qdrant_model_rebuild` imports qdrant-client with that import-time rebuild skipped. Pydantic then
