@@ -51,19 +51,28 @@ def split_sentences(text: str) -> list[str]:
     return [line.strip() for line in text.strip("\n").split("\n")]
 
 
-def lexical_overlap(question: str, sentences: list[str], languages: list[str]) -> np.ndarray:
-    """The share of the question's term weight (IDF within the page) that each sentence contains.
-
-    Rare words of the page ("Aufenthaltstitel", "Kita-Gutschein") count more than words on every line.
-    """
+def lexical_match(question: str, sentences: list[str], languages: list[str],
+                  ) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """The question's words against a page's sentences, stemmed once for both: each sentence's overlap (see
+    :func:`lexical_overlap`) and the page's cover of the question (see :func:`lexical_cover`)."""
     stems = [set().union(*(stem_terms(s, lang) for lang in languages)) if s else set() for s in sentences]
     frequency = Counter(term for terms in stems for term in terms)
     query = set().union(*(stem_terms(question, lang) for lang in languages))
     weights = {t: math.log(1 + (len(sentences) + 1) / (frequency[t] + 1)) for t in query}
     total = sum(weights.values())
-    if not total:
-        return np.zeros(len(sentences), dtype=np.float32)
-    return np.array([sum(weights[t] for t in query & terms) / total for terms in stems], dtype=np.float32)
+    if not query or not total:
+        return np.zeros(len(sentences), dtype=np.float32), (0.0, 0.0, 0.0)
+    overlap = np.array([sum(weights[t] for t in query & terms) / total for terms in stems], dtype=np.float32)
+    found = {t for t in query if frequency[t]}
+    return overlap, (sum(weights[t] for t in found) / total, len(found) / len(query), float(len(query) - len(found)))
+
+
+def lexical_overlap(question: str, sentences: list[str], languages: list[str]) -> np.ndarray:
+    """The share of the question's term weight (IDF within the page) that each sentence contains.
+
+    Rare words of the page ("Aufenthaltstitel", "Kita-Gutschein") count more than words on every line.
+    """
+    return lexical_match(question, sentences, languages)[0]
 
 
 def lexical_cover(question: str, sentences: list[str], languages: list[str]) -> tuple[float, float, float]:
@@ -71,15 +80,7 @@ def lexical_cover(question: str, sentences: list[str], languages: list[str]) -> 
     page) and of its terms found on the page, and how many terms are missing. A question after something the
     page never mentions (a fee, an age limit) is seldom answered by it.
     """
-    stems = [set().union(*(stem_terms(s, lang) for lang in languages)) if s else set() for s in sentences]
-    query = set().union(*(stem_terms(question, lang) for lang in languages))
-    if not query:
-        return 0.0, 0.0, 0.0
-    frequency = Counter(term for terms in stems for term in terms)
-    weights = {t: math.log(1 + (len(sentences) + 1) / (frequency[t] + 1)) for t in query}
-    found = {t for t in query if frequency[t]}
-    return (sum(weights[t] for t in found) / sum(weights.values()), len(found) / len(query),
-            float(len(query) - len(found)))
+    return lexical_match(question, sentences, languages)[1]
 
 
 def _neighbour_max(values: np.ndarray) -> np.ndarray:
@@ -113,9 +114,9 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
     order = np.argsort(-dense)
     rank = np.empty(n)
     rank[order] = np.arange(n)
-    lexical = lexical_overlap(question, sentences, [language])
+    lexical, cover = lexical_match(question, sentences, [language])
     german_languages = list(dict.fromkeys([language, "de"]))
-    lexical_de = lexical_overlap(question, sentences_de, german_languages)
+    lexical_de, cover_de = lexical_match(question, sentences_de, german_languages)
     dense_gap = dense - dense.max()
     both = dense if vectors_own is None else (dense + vectors_own @ question_vector) / 2
     both[empty] = both[~empty].min() if (~empty).any() else 0.0
@@ -132,8 +133,7 @@ def sentence_features(question: str, language: str, question_vector: np.ndarray,
         np.log1p([len(s) for s in sentences_de]), np.full(n, dense.max()), np.full(n, lexical.max()),
         dense * lexical, np.log1p(np.abs(np.arange(n) - best)), (np.arange(n) > best).astype(float),
         np.full(n, math.log1p(n)), both, both - both.max(), everywhere, everywhere - everywhere.max(),
-        *(np.full(n, value) for value in lexical_cover(question, sentences, [language])),
-        *(np.full(n, value) for value in lexical_cover(question, sentences_de, german_languages)),
+        *(np.full(n, value) for value in (*cover, *cover_de)),
     ]
     return np.stack(columns, axis=1).astype(np.float32)
 
