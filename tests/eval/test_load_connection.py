@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 
@@ -64,6 +66,13 @@ def server() -> Iterator[tuple[str, int]]:
         httpd.server_close()
 
 
+def _run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """``asyncio.run`` in a thread of its own: earlier tests (the browser's sync API) may leave an event loop
+    running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
 def _search(q: str, lang: str | None = "de") -> Call:
     return Call("search", lang or "de", {"q": q, "lang": lang})
 
@@ -83,7 +92,7 @@ def test_each_response_is_read_whole_and_the_connection_kept_or_reopened(server:
         connection.close()
         return statuses
 
-    statuses = asyncio.run(run())
+    statuses = _run(run())
     # A dropped connection is an error named as such; every other response is read to its end, so the next
     # request on the same connection gets its own response.
     assert statuses == ["200", "200", "200", "200", "IncompleteReadError", "200", "200", "422"]
@@ -95,7 +104,7 @@ def test_each_response_is_read_whole_and_the_connection_kept_or_reopened(server:
 
 def test_fire_sends_every_call_once_over_a_few_connections(server: tuple[str, int]) -> None:
     calls = [_search(f"q{i}") for i in range(40)]
-    outcomes, seconds = asyncio.run(fire(f"http://{server[0]}:{server[1]}", calls, concurrency=4))
+    outcomes, seconds = _run(fire(f"http://{server[0]}:{server[1]}", calls, concurrency=4))
     assert sorted(o.call.payload["q"] for o in outcomes) == sorted(c.payload["q"] for c in calls)
     assert {o.status for o in outcomes} == {"200"} and seconds > 0
     assert all(o.latency_ms > 0 for o in outcomes)
