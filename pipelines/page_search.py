@@ -24,7 +24,7 @@ from haystack_integrations.components.retrievers.qdrant import (
 from haystack_integrations.document_stores.qdrant import QdrantDocumentStore
 
 from pipelines.components.lexical_text_sparse_embedder import LexicalTextSparseEmbedder
-from pipelines.components.page_ranker import ADAPTED_WEIGHTS, PageRanker
+from pipelines.components.page_ranker import ADAPTED_WEIGHTS, PageRanker, ranker_weights
 from pipelines.components.query_adapter import QueryAdapter
 from pipelines.embedders import make_text_embedder
 from pipelines.settings import Settings
@@ -209,14 +209,9 @@ class EvidenceRanker:
         :param weights: a weight per EVIDENCE_FEATURES name (default: EVIDENCE_WEIGHTS).
         :raises ValueError: when top_k is below 1 or a weight names no feature.
         """
-        if top_k < 1:
-            raise ValueError("top_k must be at least 1")
-        unknown = set(weights or {}) - set(EVIDENCE_FEATURES)
-        if unknown:
-            raise ValueError(f"unknown evidence features: {sorted(unknown)}")
         self.vectors_path = vectors_path
         self.top_k = top_k
-        self.weights = dict(weights) if weights is not None else dict(EVIDENCE_WEIGHTS)
+        self.weights = ranker_weights(top_k, weights, EVIDENCE_FEATURES, EVIDENCE_WEIGHTS, "evidence")
         self._vectors: SentenceVectors | None = None
 
     def warm_up(self) -> None:

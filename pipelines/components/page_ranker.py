@@ -30,6 +30,20 @@ ADAPTED_WEIGHTS: dict[str, float] = {
 RANK_CONSTANT = 60
 
 
+def ranker_weights(top_k: int, weights: dict[str, float] | None, features: tuple[str, ...],
+                   default: dict[str, float], kind: str) -> dict[str, float]:
+    """A ranker's own copy of its weights (``default`` when None), checked with its ``top_k``.
+
+    :raises ValueError: when top_k is below 1 or a weight names none of ``features`` (``kind`` names them).
+    """
+    if top_k < 1:
+        raise ValueError("top_k must be at least 1")
+    unknown = set(weights or {}) - set(features)
+    if unknown:
+        raise ValueError(f"unknown {kind} features: {sorted(unknown)}")
+    return dict(weights) if weights is not None else dict(default)
+
+
 def _best_per_page(documents: list[Document], page_field: str) -> tuple[dict[str, float], dict[str, float],
                                                                         dict[str, int]]:
     best: dict[str, float] = {}
@@ -99,14 +113,9 @@ class PageRanker:
         :param weights: a weight per PAGE_FEATURES name (default: FITTED_WEIGHTS).
         :raises ValueError: when top_k is below 1 or a weight names no feature.
         """
-        if top_k < 1:
-            raise ValueError("top_k must be at least 1")
-        unknown = set(weights or {}) - set(PAGE_FEATURES)
-        if unknown:
-            raise ValueError(f"unknown page features: {sorted(unknown)}")
         self.top_k = top_k
         self.page_field = page_field
-        self.weights = dict(weights) if weights is not None else dict(FITTED_WEIGHTS)
+        self.weights = ranker_weights(top_k, weights, PAGE_FEATURES, FITTED_WEIGHTS, "page")
 
     @component.output_types(pages=list[Document])
     def run(self, documents: list[Document] | None = None, dense_documents: list[Document] | None = None,
