@@ -90,3 +90,43 @@ def test_decisions_on_every_eval_question_are_those_of_all_models_preloaded() ->
     lazy = detector()
     differing = [t for t in texts if lazy.run(text=t) != preloaded.run(text=t)]
     assert len(texts) > 500 and differing == []
+
+
+def _decided_with_lingua(det: QueryLanguageDetector, text: str) -> str:
+    """The decision as made before the function-word shortcut: lingua's scores always computed (the reference
+    the shortcut must match)."""
+    from pipelines.components.query_language_detector import ARABIC_SCRIPT, CYRILLIC
+
+    candidates = det._script_candidates(text)
+    if len(candidates) == 1:
+        return candidates[0]
+    scores = {det._code(c.language): c.value for c in det._detector.compute_language_confidence_values(text)}
+    best = sorted(candidates, key=lambda lang: scores.get(lang, 0.0), reverse=True)[0]
+    if not (CYRILLIC.search(text) or ARABIC_SCRIPT.search(text)):
+        voted = det._function_word_vote(text, candidates)
+        if voted and voted != best:
+            return voted
+        if scores.get(best, 0.0) < det.min_confidence and det.default_language in candidates and \
+                len(text.split()) <= 3:
+            return det.default_language
+    return best
+
+
+def test_a_clear_function_word_vote_decides_without_lingua_and_as_lingua_would_have() -> None:
+    """A question of more than three words whose small words clearly belong to one language is decided by them
+    (lingua could not have changed that decision, so its millisecond is saved): the same decision as the full
+    path on every eval question and follow-up turn."""
+    det = detector()
+    texts = [q.question for q in load_questions()] + [t for c in load_conversations() for t in c.turns]
+    assert [t for t in texts if det.detect(t) != _decided_with_lingua(det, t)] == []
+
+    class NoLingua:
+        def compute_language_confidence_values(self, text: str) -> list[object]:
+            raise AssertionError("lingua was asked")
+
+    shortcut = QueryLanguageDetector()
+    shortcut.warm_up()
+    shortcut._detector = NoLingua()  # type: ignore[assignment]
+    assert shortcut.detect("I need a Dolmetscher for my Termin at the Ausländerbehörde") == "en"
+    with pytest.raises(AssertionError, match="lingua was asked"):
+        shortcut.detect("Jobcenter Termin Jena")  # three words: lingua and the German default still decide
