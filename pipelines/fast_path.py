@@ -4,7 +4,7 @@
 so that a component that changes its input cannot change what another one sees. On the ask pipeline that copying
 costs more than ranking and composing together: ranked documents with their records, then typed records, then the
 answer, copied at each hop. The components of the query pipelines never change their inputs (each returns new
-documents and dicts: ``dataclasses.replace``, ``{**meta, ...}``, ``copy.deepcopy`` in the translator), which
+documents and dicts: ``dataclasses.replace``, ``{**meta, ...}``, new citation dicts in the translator), which
 ``tests/pipelines/test_fast_path.py`` checks on real questions.
 
 :class:`FastPath` reads its plan from the pipeline's graph — the order of the components, which output feeds which
