@@ -9,8 +9,7 @@ points that are kept.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from haystack import Document
 from haystack.dataclasses import ByteStream, SparseEmbedding
@@ -32,8 +31,7 @@ class SparseLike(Protocol):
     values: Sequence[float]
 
 
-@dataclass(frozen=True, slots=True)
-class PointHit:
+class PointHit(NamedTuple):
     """One point a query found: the stored document's fields, the query's score and the vectors it asked for.
 
     Usage:
@@ -62,11 +60,11 @@ class PointHit:
         """
         payload = point.payload or {}
         meta = payload.get("meta") or {}
-        if payload.keys() - _DOCUMENT_FIELDS:
+        if not _DOCUMENT_FIELDS.issuperset(payload):
             # Keys stored beside the document's fields belong to its meta (as Document.from_dict reads them).
             meta = {**meta, **{k: v for k, v in payload.items() if k not in _DOCUMENT_FIELDS}}
         vector = point.vector
-        if isinstance(vector, Mapping):
+        if type(vector) is dict or isinstance(vector, Mapping):  # the first test spares the ABC check
             embedding = vector.get(DENSE_VECTORS_NAME)
             sparse = vector.get(SPARSE_VECTORS_NAME)
             sparse = sparse if hasattr(sparse, "indices") else None
