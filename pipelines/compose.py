@@ -11,9 +11,10 @@ it is ``partial``, not dressed up as complete. Staff questions keep the office-f
 
 from __future__ import annotations
 
+import copy
 import re
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from functools import cached_property
 from typing import Any, Literal
 
@@ -109,7 +110,36 @@ class ComposedAnswer:
     confidence: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The answer as plain dicts and lists, every container a copy (what ``dataclasses.asdict`` returns)."""
+        return _plain(self)  # type: ignore[no-any-return]
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` of a value, in about half the time for what an answer is made of.
+
+    asdict asks of every one of an answer's ~250 values whether it is a dataclass, a named tuple, a list or a
+    dict, and deep-copies every string; here the common types are tried first and atoms returned as they are
+    (an atom's deep copy is itself). Every other type is treated as asdict treats it.
+    """
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is dict:
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if kind is list:
+        return [_plain(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a named tuple
+        return kind(*[_plain(item) for item in value])
+    if isinstance(value, (list, tuple)):
+        return kind(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return kind((_plain(key), _plain(item)) for key, item in value.items())
+    return copy.deepcopy(value)
 
 
 @dataclass(frozen=True)
