@@ -152,7 +152,7 @@ class MultilingualHybridRetriever:
         hybrid_languages = [lang for lang in dict.fromkeys([language, *self.always]) if lang in self.document_stores]
         dense_languages = [lang for lang in dict.fromkeys([*hybrid_languages, *self.dense_also])
                            if lang in self.document_stores]
-        branches = self._branches([float(x) for x in query_vector], query_sparse_embedding,
+        branches = self._branches(np.asarray(query_vector).tolist(), query_sparse_embedding,
                                   convert_filters_to_qdrant(filters), top_k or self.top_k,
                                   hybrid_languages, dense_languages)
         found: list[tuple[PointHit, float, float | None]] = []  # (hit, RRF score, cosine if known)
