@@ -1,7 +1,7 @@
 """``wegweiser bench``: a bounded load test of the real HTTP server on 127.0.0.1.
 
-Starts ``uvicorn api.main:create_app`` in a subprocess with the current environment (so it serves the
-configured store), fires ``requests`` requests per target with ``concurrency`` connections at
+Starts the app in a subprocess the way ``wegweiser serve`` does, with the current environment (so it serves
+the configured store), fires ``requests`` requests per target with ``concurrency`` connections at
 ``GET /api/search`` and ``POST /api/ask`` — questions from ``eval/questions`` in every language — and reports
 requests/s, latency percentiles, errors by status and the server's peak resident memory (sampled every
 100 ms). The server's rate limit and per-client share are lifted for the run. Nothing but 127.0.0.1 is
@@ -193,9 +193,23 @@ def _log_tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
+#: The benchmark's server: what ``wegweiser serve`` runs (``api.server.serve``: the HTTP protocol, its
+#: deadlines, the connection limit), with a quieter log (no line per request). Run with ``python -c``: the CLI
+#: would also load typer and rich into the server.
+SERVE_CODE = """
+import sys
+
+from api.server import serve
+from pipelines.settings import get_settings
+
+serve(get_settings(), "127.0.0.1", int(sys.argv[1]), int(sys.argv[2]), log_level="warning")
+"""
+
+
 @contextmanager
 def running_server(settings: Settings, workers: int = 1) -> Iterator[Server]:
-    """Start ``uvicorn api.main:create_app`` on 127.0.0.1 with the current environment; stop it afterwards.
+    """Start the app on 127.0.0.1 as ``wegweiser serve`` does (:data:`SERVE_CODE`), with the current
+    environment; stop it afterwards.
 
     :param workers: uvicorn worker processes (more than one needs Qdrant Edge or a Qdrant server).
 
@@ -207,9 +221,7 @@ def running_server(settings: Settings, workers: int = 1) -> Iterator[Server]:
     env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE,
            "WEGWEISER_REQUESTS_IN_FLIGHT_PER_CLIENT": UNLIMITED_IN_FLIGHT}
     log = Path(tempfile.mkstemp(prefix="wegweiser-bench-", suffix=".log")[1])
-    command = [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--log-level", "warning", "--no-access-log",
-               "--no-proxy-headers", "--workers", str(workers)]
+    command = [sys.executable, "-c", SERVE_CODE, str(port), str(workers)]
     started = time.perf_counter()
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -2,8 +2,10 @@
 
 Incomplete headers and bodies are closed with a 408 instead of being held for ever, a connection limit answers
 503 beyond it, SIGTERM ends the process even while a client holds an unfinished body, and the server's log
-carries question texts exactly when ``WEGWEISER_LOG_QUESTIONS`` is on. The first four need no index (the
-server still answers /healthz); the logging test asks real questions and warms up the real model.
+carries question texts exactly when ``WEGWEISER_LOG_QUESTIONS`` is on. The tests marked ``BOTH_PARSERS`` run
+once with each HTTP protocol ``api.server.http_protocol`` can pick: httptools (installed, so picked) and h11
+(httptools hidden from the server, so the fallback is what serves). The first ones need no index (the server
+still answers /healthz); the logging test asks real questions and warms up the real model.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ SLACK_S = 10.0
 HALF_OPEN = 300
 PARTIAL_HEADERS = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+#: h11 insists on the Host header of HTTP/1.1 (400), llhttp does not (200): which parser served, from outside.
+HEALTHZ_WITHOUT_HOST = b"GET /healthz HTTP/1.1\r\n\r\n"
+PARSERS = ("httptools", "h11")
+#: Runs a test once per HTTP protocol (the ``serve`` fixture starts the server with that one).
+BOTH_PARSERS = pytest.mark.parametrize("serve", PARSERS, indirect=True)
 
 
 def ask_head(content_length: int) -> bytes:
@@ -93,16 +100,41 @@ def stop(server: ServerProcess) -> None:
 Serve = Callable[..., ServerProcess]
 
 
+def hide_httptools(root: Path) -> dict[str, str]:
+    """Environment in which the server cannot import httptools (a package of that name that fails first)."""
+    package = root / "without-httptools" / "httptools"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('raise ImportError("hidden by tests/test_server_limits.py")\n')
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(package.parent), os.environ.get("PYTHONPATH")]))}
+
+
+def served_parser(server: ServerProcess) -> str:
+    """Which parser answers: see ``HEALTHZ_WITHOUT_HOST``."""
+    with server.connect() as sock:
+        sock.sendall(HEALTHZ_WITHOUT_HOST)
+        status = sock.recv(64).split(b" ", 2)[1]
+    return {b"200": "httptools", b"400": "h11"}[status]
+
+
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Serve]:
-    """Starts servers (stopped at the end of the test); keyword arguments become ``WEGWEISER_*`` variables."""
+def serve(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Serve]:
+    """Starts servers (stopped at the end of the test); keyword arguments become ``WEGWEISER_*`` variables.
+
+    Parametrized indirectly (``BOTH_PARSERS``) with a parser's name, it starts servers that run that one (and
+    checks that they do); otherwise the one ``wegweiser serve`` picks.
+    """
+    parser: str | None = getattr(request, "param", None)
     started: list[ServerProcess] = []
 
     def start(root: Path = tmp_path, startup_s: float = 60, args: tuple[str, ...] = (),
               **settings: object) -> ServerProcess:
         env = {f"WEGWEISER_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
                for name, value in settings.items()}
+        if parser == "h11":
+            env.update(hide_httptools(root))
         started.append(start_server(root, env, startup_s, args))
+        if parser is not None:
+            assert served_parser(started[-1]) == parser
         return started[-1]
 
     yield start
@@ -140,6 +172,7 @@ def read_response(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+@BOTH_PARSERS
 def test_connections_without_complete_headers_are_closed_after_the_header_timeout(serve: Serve) -> None:
     server = serve(header_timeout_s=HEADER_TIMEOUT_S)
     sockets = []
@@ -166,17 +199,76 @@ def test_connections_without_complete_headers_are_closed_after_the_header_timeou
         assert sock.recv(64).startswith(b"HTTP/1.1 200")
 
 
+@BOTH_PARSERS
+def test_a_head_in_small_pieces_within_the_deadline_is_served(serve: Serve) -> None:
+    server = serve(header_timeout_s=HEADER_TIMEOUT_S)
+    with server.connect() as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each piece its own segment
+        sent = time.monotonic()
+        for start in range(0, len(HEALTHZ), 4):  # 11 pieces over about a second: within the deadline of 2 s
+            sock.sendall(HEALTHZ[start:start + 4])
+            time.sleep(0.1)
+        response = read_response(sock)
+    assert response.startswith(b"HTTP/1.1 200"), response[:200]
+    assert time.monotonic() - sent < HEADER_TIMEOUT_S
+
+
+@BOTH_PARSERS
+def test_a_head_dripped_past_the_deadline_gets_408_when_its_first_deadline_runs_out(serve: Serve) -> None:
+    """Each piece of the head must not restart the clock: a byte now and then would hold the connection."""
+    server = serve(header_timeout_s=HEADER_TIMEOUT_S)
+    with server.connect() as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        opened = time.monotonic()
+        data, closed = b"", False
+        for byte in PARTIAL_HEADERS:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:  # closed by the server meanwhile
+                break
+            chunk, closed = read_until_closed(sock, time.monotonic() + 0.25)
+            data += chunk
+            if closed:
+                break
+        seconds = time.monotonic() - opened
+    assert closed and data.startswith(b"HTTP/1.1 408 "), data[:200]
+    assert HEADER_TIMEOUT_S * 0.9 <= seconds < HEADER_TIMEOUT_S + SLACK_S
+
+
+@BOTH_PARSERS
 def test_a_kept_alive_connection_gets_a_new_header_deadline_for_each_request(serve: Serve) -> None:
     server = serve(header_timeout_s=HEADER_TIMEOUT_S)
     with server.connect() as sock:
         sock.sendall(HEALTHZ)
         assert read_response(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(1.5)  # idle, within uvicorn's keep-alive timeout (5 s): the header deadline is not running
         # The first byte of the next request stops uvicorn's keep-alive timer; the header deadline takes over.
+        sent = time.monotonic()
         sock.sendall(PARTIAL_HEADERS)
-        data, closed = read_until_closed(sock, time.monotonic() + HEADER_TIMEOUT_S + SLACK_S)
-    assert closed and data.startswith(b"HTTP/1.1 408 ")
+        data, closed = read_until_closed(sock, sent + HEADER_TIMEOUT_S + SLACK_S)
+        seconds = time.monotonic() - sent
+    assert closed and data.startswith(b"HTTP/1.1 408 "), data[:200]
+    assert seconds >= HEADER_TIMEOUT_S * 0.9  # timed from the new head's first byte, not from the last response
 
 
+@BOTH_PARSERS
+def test_pipelined_requests_are_all_answered_and_an_unfinished_one_behind_them_gets_408(serve: Serve) -> None:
+    server = serve(header_timeout_s=HEADER_TIMEOUT_S)
+    with server.connect() as sock:
+        sock.sendall(HEALTHZ * 3)
+        assert [read_response(sock)[:12] for _ in range(3)] == [b"HTTP/1.1 200"] * 3
+        # A whole request and, in the same segment, half of the next: its deadline starts once the first is
+        # answered (uvicorn's keep-alive timer alone would close the connection after 5 s without a word).
+        sent = time.monotonic()
+        sock.sendall(HEALTHZ + PARTIAL_HEADERS)
+        assert read_response(sock).startswith(b"HTTP/1.1 200")
+        data, closed = read_until_closed(sock, sent + HEADER_TIMEOUT_S + SLACK_S)
+        seconds = time.monotonic() - sent
+    assert closed and data.startswith(b"HTTP/1.1 408 "), data[:200]
+    assert HEADER_TIMEOUT_S * 0.9 <= seconds < 5  # the 408, not the silent close of keep-alive
+
+
+@BOTH_PARSERS
 def test_a_body_that_does_not_arrive_in_time_gets_408_and_the_connection_is_closed(serve: Serve) -> None:
     server = serve(body_timeout_s=BODY_TIMEOUT_S)
     body = b'{"question": "Wo finde ich einen Dolmetscher?"}'
@@ -191,6 +283,7 @@ def test_a_body_that_does_not_arrive_in_time_gets_408_and_the_connection_is_clos
     assert b"connection: close" in data.lower() and b"did not arrive" in data
 
 
+@BOTH_PARSERS
 def test_requests_beyond_max_connections_get_503_until_connections_are_freed(serve: Serve) -> None:
     limit = 20
     server = serve(max_connections=limit, header_timeout_s=60)
@@ -214,6 +307,7 @@ def test_requests_beyond_max_connections_get_503_until_connections_are_freed(ser
     assert answer.startswith(b"HTTP/1.1 200"), answer
 
 
+@BOTH_PARSERS
 def test_sigterm_ends_the_server_while_a_client_holds_an_unfinished_body(serve: Serve) -> None:
     graceful_s = 2
     # The body deadline is far away: only the graceful-shutdown bound can end this request.

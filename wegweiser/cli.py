@@ -139,17 +139,14 @@ def serve(
         help="Worker processes (any number on Qdrant Edge or a server; 1 with the local-mode engine).")] = 1,
 ) -> None:
     """Serve the API, the widget, the demo page and the staff page."""
-    import uvicorn
-
-    from api.server import uvicorn_options
+    from api.server import serve as run_server
 
     settings = get_settings()
     if workers > 1 and not settings.qdrant_url and settings.store_engine == "local":
         _fail("the local-mode store can be opened by one process only: use --workers 1, the default engine "
               "(WEGWEISER_STORE_ENGINE=edge) or WEGWEISER_QDRANT_URL")
     # Slow-client deadlines, the connection limit, bounded shutdown and logging: see api/server.py.
-    uvicorn.run("api.main:create_app", factory=True, host=host, port=port, workers=workers,
-                **uvicorn_options(settings))
+    run_server(settings, host, port, workers)
 
 
 def _progress(label: str) -> Progress:
