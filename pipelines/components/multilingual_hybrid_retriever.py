@@ -18,12 +18,46 @@ from pipelines.point_hits import PointHit, query_hits
 from pipelines.store import store_client
 
 
-def lexical_coverage(query: SparseEmbedding | None, terms: Collection[int] | None) -> float:
-    """Share of the query's terms that occur among a document's terms (0 when either side has none)."""
-    if query is None or not query.indices or terms is None:
-        return 0.0
-    terms = set(terms)
-    return sum(1 for t in query.indices if t in terms) / len(query.indices)
+class _Coverage:
+    """Share of a query's terms that occur among a document's terms (0 when the query has none), for one query
+    against many documents: the query's side is prepared once."""
+
+    def __init__(self, query: SparseEmbedding | None) -> None:
+        self.indices = list(query.indices) if query is not None else []
+        # With each query term once (as the sparse embedders make them), the share is that of the intersection.
+        self.unique = set(self.indices) if len(set(self.indices)) == len(self.indices) else None
+
+    def __call__(self, terms: Collection[int]) -> float:
+        if not self.indices:
+            return 0.0
+        if self.unique is not None:
+            return len(self.unique.intersection(terms)) / len(self.indices)
+        terms = set(terms)
+        return sum(1 for t in self.indices if t in terms) / len(self.indices)
+
+
+class _Unit:
+    """What the hits of one unit said, per language, while a question's hits are merged."""
+
+    __slots__ = ("docs", "rrf", "dense", "lexical", "question_doc")
+
+    def __init__(self) -> None:
+        self.docs: dict[str, PointHit] = {}  # the unit's point per language (one with its vectors, if any)
+        self.rrf: dict[str, float] = {}  # best fused score per language
+        #: cosine similarity per language, or the hit whose vector gives it (the last one seen decides)
+        self.dense: dict[str, float | PointHit] = {}
+        self.lexical: dict[str, float] = {}  # lexical coverage per language
+        self.question_doc: PointHit | None = None  # the first of its search questions that was found
+
+    def cosines(self, query: np.ndarray) -> dict[str, float]:
+        """The cosine similarity in every language the unit was found in (0 where unknown), in ``docs`` order."""
+        cosines = {}
+        for lang in self.docs:
+            value = self.dense.get(lang, 0.0)
+            if isinstance(value, PointHit):
+                value = float(np.dot(query, np.asarray(value.embedding, dtype=np.float32)))
+            cosines[lang] = value
+        return cosines
 
 
 @dataclass(frozen=True)
@@ -204,22 +238,29 @@ class MultilingualHybridRetriever:
     @staticmethod
     def _merge(found: list[tuple[PointHit, float, float | None]], asked: list[tuple[str, str, float, int]],
                query: np.ndarray, sparse: SparseEmbedding | None, language: str) -> list[Document]:
-        units: dict[str, dict[str, Any]] = {}
+        units: dict[str, _Unit] = {}
+        coverage = _Coverage(sparse)
         for hit, rrf, cosine in found:
-            unit = units.setdefault(hit.meta["unit_id"], {"docs": {}, "rrf": {}, "dense": {}, "lexical": {}})
-            lang = hit.meta.get("language", "de")
-            if hit.meta.get("search_question"):
-                unit.setdefault("question_doc", hit)
+            meta = hit.meta
+            unit = units.get(meta["unit_id"])
+            if unit is None:
+                unit = units[meta["unit_id"]] = _Unit()
+            if meta.get("search_question"):
+                if unit.question_doc is None:
+                    unit.question_doc = hit
                 continue
-            if lang not in unit["docs"] or hit.embedding is not None:
-                unit["docs"][lang] = hit
-            unit["rrf"][lang] = max(unit["rrf"].get(lang, 0.0), rrf)
-            if cosine is None and hit.embedding is not None:
-                cosine = float(np.dot(query, np.asarray(hit.embedding, dtype=np.float32)))
+            lang = meta.get("language", "de")
+            if hit.embedding is not None or lang not in unit.docs:
+                unit.docs[lang] = hit
+            unit.rrf[lang] = max(unit.rrf.get(lang, 0.0), rrf)
             if cosine is not None:
-                unit["dense"][lang] = cosine
+                unit.dense[lang] = cosine
+            elif hit.embedding is not None:
+                # The cosine is computed only if no later hit of the unit in this language brings its own score
+                # (a dense hit's score is the same similarity, computed by the engine): see _Unit.cosines.
+                unit.dense[lang] = hit
             if hit.sparse is not None:
-                unit["lexical"][lang] = lexical_coverage(sparse, hit.sparse.indices)
+                unit.lexical[lang] = coverage(hit.sparse.indices)
         questions: dict[str, dict[str, float]] = {}
         votes: dict[str, float] = {}
         for unit_id, lang, cosine, rank in asked:
@@ -227,19 +268,21 @@ class MultilingualHybridRetriever:
             # Several of a unit's typical questions near the top are stronger evidence than one close match.
             votes[unit_id] = votes.get(unit_id, 0.0) + 1.0 / (1 + rank)
         merged = []
+        no_questions: dict[str, float] = {}
         for unit_id, unit in units.items():
-            dense = {lang: unit["dense"].get(lang, 0.0) for lang in unit["docs"]} or {"de": 0.0}
-            lexical = unit["lexical"] or {"de": 0.0}
-            best_lang = max(dense, key=dense.get)
-            representative = unit["docs"].get(best_lang) or unit["question_doc"]
-            asked_for = questions.get(unit_id, {})
+            dense = unit.cosines(query) or {"de": 0.0}
+            lexical = unit.lexical or {"de": 0.0}
+            best_lang = max(dense, key=dense.__getitem__)
+            representative = unit.docs.get(best_lang) or unit.question_doc
+            asked_for = questions.get(unit_id, no_questions)
+            rrf = unit.rrf
             match = {
                 "question": max(asked_for.values(), default=0.0), "question_query_lang": asked_for.get(language, 0.0),
                 "question_votes": votes.get(unit_id, 0.0),
                 "dense": max(dense.values()), "dense_query_lang": dense.get(language, 0.0),
                 "dense_de": max(dense.get("de", 0.0), dense.get("de-simple", 0.0)),
-                "lexical": max(lexical.values()), "rrf": sum(unit["rrf"].values()),
-                "hybrid_languages": sorted(lang for lang, score in unit["rrf"].items() if score > 0),
+                "lexical": max(lexical.values()), "rrf": sum(rrf.values()),
+                "hybrid_languages": sorted(lang for lang, score in rrf.items() if score > 0),
             }
             # Vectors are dropped once matched: the pipeline copies every output, and 384 floats per candidate
             # would dominate the cost of a question.
