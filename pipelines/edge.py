@@ -487,6 +487,11 @@ class EdgeLocal(QdrantBase):
         return self._alias_map().get(name) or name
 
     def _collection(self, collection_name: str) -> _Collection:
+        # A collection already open by its own name needs no alias lookup (a stat of aliases.json, about five a
+        # question): no alias may carry a collection's name (see update_collection_aliases).
+        opened = self._open.get(collection_name)
+        if opened is not None:
+            return opened
         name = self._resolve(collection_name)
         with self._lock:
             opened = self._open.get(name)
@@ -624,6 +629,10 @@ class EdgeLocal(QdrantBase):
             for operation in change_aliases_operations:
                 if isinstance(operation, rest.CreateAliasOperation):
                     target = operation.create_alias.collection_name
+                    if self._description_path(operation.create_alias.alias_name).exists():
+                        # As on a Qdrant server: a name means one collection, whether it is an alias or not.
+                        raise ValueError(f"an alias cannot be named {operation.create_alias.alias_name}: "
+                                         "a collection has that name")
                     if not self._description_path(target).exists():
                         raise ValueError(f"Collection {target} not found")
                     self.seal(target)

@@ -228,6 +228,35 @@ def _served_store(path: Path, points: int) -> None:
     writer.close()  # lets go of the writer lock
 
 
+def test_no_alias_takes_a_collections_name_so_an_open_collection_is_read_without_the_alias_map(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A served build's stores name their collections directly: once open, a query needs no look at
+    ``aliases.json`` (a stat per collection per question). That is right only because an alias can never be
+    named like a collection."""
+    _served_store(tmp_path, 30)
+    writer = edge_client(tmp_path)
+    reader = edge_client(tmp_path)
+    try:
+        _fill(writer, "build2_de", _points(20, seed=3))
+        with pytest.raises(ValueError, match="a collection has that name"):
+            writer.update_collection_aliases(change_aliases_operations=[rest.CreateAliasOperation(
+                create_alias=rest.CreateAlias(collection_name="build2_de", alias_name="build_de"))])
+        assert reader.count("units_de").count == 30  # the alias map was not changed by the refused operation
+        assert reader.count("build_de").count == 30
+
+        def no_alias_map() -> dict[str, str]:
+            raise AssertionError("the alias map was read")
+
+        monkeypatch.setattr(reader._client, "_alias_map", no_alias_map)
+        assert reader.count("build_de").count == 30
+        assert len(reader.query_points("build_de", query=[0.1] * DIM, using=DENSE, limit=5).points) == 5
+        with pytest.raises(AssertionError, match="alias map was read"):
+            reader.count("units_de")  # an alias is still resolved on every use: a switch is seen at once
+    finally:
+        reader.close()
+        writer.close()
+
+
 def test_a_damaged_build_is_refused_not_served_in_part(tmp_path: Path) -> None:
     _served_store(tmp_path / "store", 120)
     copy_store(tmp_path / "store", tmp_path / "copy")
