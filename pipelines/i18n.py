@@ -34,15 +34,22 @@ def catalog(language: str) -> dict[str, str]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def catalog_languages() -> list[str]:
-    """Languages with a catalog, German first."""
+@lru_cache(maxsize=1)
+def _catalog_languages() -> tuple[str, ...]:
+    # Read once per process, like the catalogs themselves: the answer translator asks on every question, and a
+    # directory listing there costs system calls (each a chance for another thread to take the interpreter).
     found = sorted(p.stem for p in MESSAGES_DIR.glob("*.json"))
-    return sorted(found, key=lambda lang: (lang != "de", lang))
+    return tuple(sorted(found, key=lambda lang: (lang != "de", lang)))
+
+
+def catalog_languages() -> list[str]:
+    """Languages with a catalog, German first (the catalogs ship with the package: read once per process)."""
+    return list(_catalog_languages())
 
 
 def has_catalog(language: str) -> bool:
     """True when the language has its own catalog."""
-    return language in catalog_languages()
+    return language in _catalog_languages()
 
 
 def message(language: str, key: str, **arguments: object) -> str:
