@@ -38,20 +38,25 @@ async def get_served(serving: Annotated[ServingState, Depends(get_serving)]) -> 
     return serving.fresh() or await run_in_threadpool(serving.current)
 
 
+#: Seconds between looks at resident memory after runs (a /proc read each; see HeapTrimmer).
+TRIM_CHECK_INTERVAL_S = 0.2
+
+
 class PipelineRunner:
     """Runs blocking pipeline work in the thread pool: ``concurrency`` runs at once, shared fairly between
     clients by their recent run time (see :class:`api.scheduler.FairScheduler`), each request within a timeout.
 
     A request that times out answers 503; its thread finishes in the background and keeps its slot until then.
     Work for a client that hung up while it waited is never started. After a run, its thread gives free heap
-    pages back once the process has grown by ``trim_threshold_bytes`` (see :class:`pipelines.memory.HeapTrimmer`).
+    pages back once the process has grown by ``trim_threshold_bytes`` (see :class:`pipelines.memory.HeapTrimmer`; it
+    looks at most every :data:`TRIM_CHECK_INTERVAL_S`).
     """
 
     def __init__(self, concurrency: int, timeout_s: float, per_client: int,
                  trim_threshold_bytes: int = 16_000_000) -> None:
         self.scheduler = FairScheduler(concurrency, per_client)
         self.timeout_s = timeout_s
-        self.trimmer = HeapTrimmer(trim_threshold_bytes)
+        self.trimmer = HeapTrimmer(trim_threshold_bytes, min_interval_s=TRIM_CHECK_INTERVAL_S)
 
     def _run(self, func: Callable[..., T], *args: Any) -> T:
         try:

@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from functools import cache
 from typing import Any
 
@@ -95,7 +96,7 @@ def resident_bytes() -> int:
 class HeapTrimmer:
     """Trims the heap (:func:`trim_heap`) once resident memory has grown by ``threshold_bytes`` since the last
     trim: rare growth (a language's models loaded, a burst of requests) is given back, while a steady load
-    costs a ``/proc`` read per call.
+    costs a ``/proc`` read per call, or per ``min_interval_s`` at most.
 
     Usage:
     ```python
@@ -105,16 +106,22 @@ class HeapTrimmer:
     ```
     """
 
-    def __init__(self, threshold_bytes: int = 16_000_000) -> None:
+    def __init__(self, threshold_bytes: int = 16_000_000, min_interval_s: float = 0.0) -> None:
         """
         :param threshold_bytes: growth of resident memory that triggers a trim.
-        :raises ValueError: for a threshold below 1.
+        :param min_interval_s: calls within this many seconds of the last look at resident memory do nothing
+            (a server looks at most a few times a second, not on every request).
+        :raises ValueError: for a threshold below 1 or a negative interval.
         """
         if threshold_bytes < 1:
             raise ValueError("the growth threshold must be positive")
+        if min_interval_s < 0:
+            raise ValueError("the interval must not be negative")
         self.threshold_bytes = threshold_bytes
+        self.min_interval_s = min_interval_s
         self.trims = 0
         self._baseline = resident_bytes()
+        self._looked = time.monotonic()
         self._lock = threading.Lock()
 
     def maybe_trim(self) -> bool:
@@ -122,6 +129,10 @@ class HeapTrimmer:
 
         :returns: whether this call trimmed.
         """
+        now = time.monotonic()
+        if self.min_interval_s and now - self._looked < self.min_interval_s:
+            return False
+        self._looked = now
         if resident_bytes() - self._baseline < self.threshold_bytes or not self._lock.acquire(blocking=False):
             return False
         try:

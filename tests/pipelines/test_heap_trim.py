@@ -42,9 +42,28 @@ def test_the_trimmer_trims_only_once_memory_grew_by_the_threshold(monkeypatch: p
     assert trimmer.maybe_trim() is True and trimmer.trims == 2
 
 
+def test_the_trimmer_looks_at_memory_at_most_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    process = FakeProcess(monkeypatch, resident=1_000)
+    clock = [100.0]
+    monkeypatch.setattr(memory.time, "monotonic", lambda: clock[0])
+    looks = []
+    monkeypatch.setattr(memory, "resident_bytes", lambda: looks.append(clock[0]) or process.resident)
+    trimmer = HeapTrimmer(threshold_bytes=100, min_interval_s=0.2)
+    process.resident = 1_500
+    clock[0] = 100.1
+    assert trimmer.maybe_trim() is False and process.trims == 0  # too soon after the first look (at creation)
+    clock[0] = 100.25
+    assert trimmer.maybe_trim() is True and process.trims == 1  # the growth is seen at the next look
+    calls_before = len(looks)
+    clock[0] = 100.3
+    assert trimmer.maybe_trim() is False and len(looks) == calls_before  # no /proc read within the interval
+
+
 def test_the_trimmer_checks_its_threshold() -> None:
     with pytest.raises(ValueError):
         HeapTrimmer(threshold_bytes=0)
+    with pytest.raises(ValueError):
+        HeapTrimmer(min_interval_s=-1)
 
 
 def test_an_operators_arena_limit_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
