@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
 from api.errors import PipelineTimeoutError
+from api.feedback import OutcomeTally
 from api.scheduler import ClientGoneError, FairScheduler
 from pipelines.memory import HeapTrimmer
 from pipelines.serving import Served, ServingState
@@ -22,6 +23,11 @@ async def get_settings(request: Request) -> Settings:
     """The settings the app was created with (async: FastAPI runs a plain function in the thread pool, a thread
     hop per request for an attribute read)."""
     return request.app.state.settings
+
+
+async def get_outcomes(request: Request) -> OutcomeTally:
+    """The app's tally of question outcomes (counted in memory, written to the counters file every second)."""
+    return request.app.state.outcomes
 
 
 async def get_serving(request: Request) -> ServingState:
@@ -138,6 +144,7 @@ async def get_runner(request: Request) -> AsyncIterator[RequestRunner]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+OutcomesDep = Annotated[OutcomeTally, Depends(get_outcomes)]
 ServedDep = Annotated[Served, Depends(get_served)]
 ServingDep = Annotated[ServingState, Depends(get_serving)]
 RunnerDep = Annotated[RequestRunner, Depends(get_runner)]

@@ -9,8 +9,9 @@ Two tables in one small SQLite file (``WEGWEISER_FEEDBACK_PATH``, beside the gap
 
 Nothing else: no question text, no free text, no IP address, no time of day, no identifier of the asker. Rows
 older than ``WEGWEISER_FEEDBACK_RETENTION_DAYS`` (default 180) are deleted by day, at start-up, every hour and
-before every report. All functions block (file I/O): call them off the event loop. Several workers may share
-the file: SQLite serialises the writes (with a few seconds' busy timeout).
+before every report. All functions block (file I/O): call them off the event loop — except
+:meth:`OutcomeTally.add`, which counts a question in memory; the outcomes reach the file within a second. Several
+workers may share the file: SQLite serialises the writes (with a few seconds' busy timeout).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 Coverage = Literal["full", "partial", "none"]
 Reason = Literal["wrong", "outdated_contact", "not_understandable", "not_my_question"]
 PURGE_INTERVAL_S = 3600.0
+#: Seconds between writes of the outcomes counted in memory (see :class:`OutcomeTally`).
+OUTCOME_FLUSH_INTERVAL_S = 1.0
 _MODE = 0o600
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -106,14 +110,21 @@ class _OutcomeWriter:
         self._identity: tuple[int, int] | None = None
         self._connection: sqlite3.Connection | None = None
 
-    def execute(self, path: Path, sql: str, parameters: tuple[str, ...]) -> None:
-        """Run one write on ``path``'s counters file; one retry on a fresh connection after an SQLite error."""
+    def execute(self, path: Path, sql: str, rows: list[tuple[str | int, ...]]) -> None:
+        """Run one write per row on ``path``'s counters file, in one transaction; one retry on a fresh connection
+        after an SQLite error."""
         with self._lock:
             try:
-                self._connect(path).execute(sql, parameters)
+                self._write(self._connect(path), sql, rows)
             except sqlite3.Error:
                 self._close()
-                self._connect(path).execute(sql, parameters)
+                self._write(self._connect(path), sql, rows)
+
+    @staticmethod
+    def _write(connection: sqlite3.Connection, sql: str, rows: list[tuple[str | int, ...]]) -> None:
+        with connection:  # commits, or rolls back on an error (the connection is in autocommit mode otherwise)
+            connection.execute("BEGIN IMMEDIATE")
+            connection.executemany(sql, rows)
 
     def _connect(self, path: Path) -> sqlite3.Connection:
         identity = _file_identity(path)
@@ -147,19 +158,93 @@ def record_feedback(settings: Settings, unit_ids: list[str], lang: str | None, c
                        rows)
 
 
+def record_outcomes(settings: Settings, counts: Mapping[tuple[str, str, str], int]) -> None:
+    """Add answered questions to the counters, in one transaction: ``counts`` maps (day, answer language,
+    coverage) to a number of questions (nothing else about them)."""
+    _outcomes.execute(settings.feedback_path, "INSERT INTO outcomes VALUES (?, ?, ?, ?) "
+                      "ON CONFLICT DO UPDATE SET count = count + excluded.count",
+                      [(*key, count) for key, count in counts.items()])
+
+
 def record_outcome(settings: Settings, lang: str, coverage: str, today: dt.date | None = None) -> None:
-    """Count one answered question by its answer language and coverage (nothing else about it)."""
-    _outcomes.execute(settings.feedback_path,
-                      "INSERT INTO outcomes VALUES (?, ?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1",
-                      (_today(today), lang, coverage))
+    """Count one answered question by its answer language and coverage."""
+    record_outcomes(settings, {(_today(today), lang, coverage): 1})
 
 
-def record_outcome_safely(settings: Settings, lang: str, coverage: str) -> None:
-    """:func:`record_outcome`, logging instead of failing: the asker gets the answer even on a full disk."""
+class OutcomeTally:
+    """The outcomes of questions, counted in memory on the request path and added to the counters file by
+    :meth:`flush`: every :data:`OUTCOME_FLUSH_INTERVAL_S` while the app runs (:func:`counting_outcomes`), when
+    it stops, and before the dashboard reads the file.
+
+    Writing each question's count from the request cost a hop to a worker thread and an SQLite transaction of
+    about twenty system calls — on every question, for a counter read by a dashboard. Counts that cannot be
+    written (a full disk, a locked file) stay in memory and are added by the next flush: none is lost while the
+    process lives.
+
+    Usage:
+    ```python
+    tally = OutcomeTally(settings)
+    tally.add("uk", "full")  # no I/O: safe on the event loop
+    tally.flush()            # blocks (file I/O): off the event loop
+    ```
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._pending: Counter[tuple[str, str, str]] = Counter()
+
+    @property
+    def pending(self) -> int:
+        """Questions counted but not yet in the file."""
+        with self._lock:
+            return sum(self._pending.values())
+
+    def add(self, lang: str, coverage: str, today: dt.date | None = None) -> None:
+        """Count one answered question by its answer language and coverage (nothing else about it)."""
+        key = (_today(today), lang, coverage)
+        with self._lock:
+            self._pending[key] += 1
+
+    def flush(self) -> int:
+        """Add the counted questions to the file, logging instead of failing (they are kept for the next flush).
+
+        :returns: how many questions were added.
+        """
+        with self._lock:
+            counts, self._pending = self._pending, Counter()
+        if not counts:
+            return 0
+        try:
+            record_outcomes(self.settings, counts)
+        except (OSError, sqlite3.Error) as exc:
+            with self._lock:
+                self._pending.update(counts)
+            logger.warning("question outcomes not counted yet (%d kept for the next try): %s",
+                           sum(counts.values()), exc)
+            return 0
+        return sum(counts.values())
+
+
+async def flush_outcomes_periodically(tally: OutcomeTally, interval_s: float = OUTCOME_FLUSH_INTERVAL_S) -> None:
+    """Flush the tally every ``interval_s`` seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(interval_s)
+        await run_in_threadpool(tally.flush)
+
+
+@contextlib.asynccontextmanager
+async def counting_outcomes(tally: OutcomeTally, interval_s: float = OUTCOME_FLUSH_INTERVAL_S,
+                            ) -> AsyncIterator[OutcomeTally]:
+    """Flush ``tally`` in the background while the block runs (the app's lifespan), and once more at its end."""
+    task = asyncio.create_task(flush_outcomes_periodically(tally, interval_s), name="flush-outcomes")
     try:
-        record_outcome(settings, lang, coverage)
-    except (OSError, sqlite3.Error) as exc:
-        logger.warning("question outcome not counted: %s", exc)
+        yield tally
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await run_in_threadpool(tally.flush)
 
 
 def purge_feedback(settings: Settings, today: dt.date | None = None) -> int:

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from api.clients import ClientAddressMiddleware
 from api.deps import PipelineRunner
 from api.errors import install_error_handlers
-from api.feedback import purging_feedback
+from api.feedback import OutcomeTally, counting_outcomes, purging_feedback
 from api.gaps import purging_gaps
 from api.middleware import (
     HeadAsGetMiddleware,
@@ -49,7 +49,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Serve anyway: /healthz answers, /readyz and the API say why they cannot answer yet.
         logger.warning("starting without an index: %s", exc)
     # Expired gap entries are deleted on a timer, not only when someone writes or reads the file.
-    async with purging_gaps(app.state.settings) as app.state.gaps_purger, purging_feedback(app.state.settings):
+    # Question outcomes are counted in memory and written every second, and once more when the app stops.
+    async with purging_gaps(app.state.settings) as app.state.gaps_purger, purging_feedback(app.state.settings), \
+            counting_outcomes(app.state.outcomes):
         yield
 
 
@@ -77,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.serving = ServingState(settings)
+    app.state.outcomes = OutcomeTally(settings)
     app.state.runner = PipelineRunner(settings.pipeline_concurrency, settings.request_timeout_s,
                                       settings.requests_in_flight_per_client)
     install_error_handlers(app)

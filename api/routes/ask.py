@@ -9,8 +9,7 @@ from fastapi import APIRouter, Body
 from haystack.core.errors import PipelineRuntimeError
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import RunnerDep, ServedDep, ServingDep, SettingsDep
-from api.feedback import record_outcome_safely
+from api.deps import OutcomesDep, RunnerDep, ServedDep, ServingDep, SettingsDep
 from api.gaps import record_gap
 from api.schemas import QUESTION_EXAMPLES, AskRequest, AskResponse, Problem
 from pipelines.followup import Turn
@@ -36,6 +35,7 @@ logger = logging.getLogger(__name__)
              responses={413: {"model": Problem}, 415: {"model": Problem}, 422: {"model": Problem},
                         429: {"model": Problem}, 503: {"model": Problem}})
 async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep, runner: RunnerDep,
+                   outcomes: OutcomesDep,
                    request: AskRequest = Body(openapi_examples=QUESTION_EXAMPLES)) -> AskResponse:
     """Answer a question in the asker's language, with numbered citations to the source passages."""
     # The turns are part of the cache key: the same words after another answer are another question.
@@ -62,6 +62,7 @@ async def post_ask(settings: SettingsDep, served: ServedDep, serving: ServingDep
         except OSError as exc:
             # The asker still gets the answer when the gaps file cannot be written (full disk, permissions).
             logger.warning("unanswered question not kept in the gaps file: %s", exc)
-    # Aggregated counter only (day × answer language × coverage), off the event loop; see api/feedback.py.
-    await run_in_threadpool(record_outcome_safely, settings, answer["lang"], answer["coverage"])
+    # Aggregated counter only (day × answer language × coverage), in memory until the next write; see
+    # api/feedback.py: OutcomeTally.
+    outcomes.add(answer["lang"], answer["coverage"])
     return AskResponse(**answer, dir=direction(answer["lang"]))

@@ -58,6 +58,7 @@ async def _dashboard(request: Request, settings: Settings, served: Served, show_
                      token_refused: bool = False) -> HTMLResponse:
     if not _from_this_machine(request):
         raise HTTPException(403, "the dashboard is only served to this machine (see README: Feedback and dashboard)")
+    await run_in_threadpool(request.app.state.outcomes.flush)  # the questions of the last second too
     report = await run_in_threadpool(read_report, settings)
     titles = await run_in_threadpool(served.records, [u.unit_id for u in report.units if u.unit_id])
     gaps = await run_in_threadpool(read_gaps, settings) if settings.log_gaps else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import sqlite3
 import stat
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api.feedback import record_outcome, record_outcome_safely
+from api.feedback import OutcomeTally, counting_outcomes, record_outcome
 from pipelines.settings import Settings
 
 DAY = dt.date(2026, 12, 7)
@@ -74,12 +75,54 @@ def test_outcomes_follow_the_settings_to_another_file(settings: Settings, tmp_pa
     assert outcomes(other.feedback_path) == [("2026-12-07", "fa", "full", 1)]
 
 
-def test_an_outcome_that_cannot_be_written_is_logged_and_the_next_one_counts(
+def test_outcomes_that_cannot_be_written_are_logged_and_kept_for_the_next_flush(
         settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    tally = OutcomeTally(settings)
+    tally.add("de", "full", DAY)
     settings.feedback_path.parent.mkdir()
     settings.feedback_path.mkdir()  # a directory where the file should be: SQLite cannot open it
-    record_outcome_safely(settings, "de", "full")
-    assert "question outcome not counted" in caplog.text
+    assert tally.flush() == 0 and tally.pending == 1
+    assert "question outcomes not counted yet (1 kept for the next try)" in caplog.text
     settings.feedback_path.rmdir()
-    record_outcome_safely(settings, "de", "full")
-    assert [row[1:] for row in outcomes(settings.feedback_path)] == [("de", "full", 1)]
+    tally.add("de", "full", DAY)
+    tally.add("uk", "none", DAY)
+    assert tally.flush() == 3 and tally.pending == 0
+    assert outcomes(settings.feedback_path) == [("2026-12-07", "de", "full", 2), ("2026-12-07", "uk", "none", 1)]
+    assert tally.flush() == 0  # nothing counted twice
+
+
+def test_outcomes_counted_from_many_threads_reach_the_file_once_each(settings: Settings) -> None:
+    tally = OutcomeTally(settings)
+    record_outcome(settings, "de", "full", DAY)  # a row already there: the tally adds to it
+
+    def ask_100() -> None:
+        for i in range(100):
+            tally.add("de" if i % 2 else "ar", "partial" if i % 3 else "full", DAY)
+            if i % 25 == 0:
+                tally.flush()
+
+    threads = [threading.Thread(target=ask_100) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tally.flush()
+    counted = {(lang, coverage): count for _, lang, coverage, count in outcomes(settings.feedback_path)}
+    assert sum(counted.values()) == 401 and counted[("de", "full")] == 1 + 4 * 17
+
+
+def test_the_app_writes_counted_outcomes_on_a_timer_and_when_it_stops(settings: Settings) -> None:
+    async def run() -> None:
+        tally = OutcomeTally(settings)
+        async with counting_outcomes(tally, interval_s=0.05):
+            tally.add("fa", "full", DAY)
+            for _ in range(100):  # the timer writes it (within a second; 0.05 s here)
+                await asyncio.sleep(0.05)
+                if settings.feedback_path.exists() and outcomes(settings.feedback_path):
+                    break
+            assert outcomes(settings.feedback_path) == [("2026-12-07", "fa", "full", 1)]
+        async with counting_outcomes(tally, interval_s=3600):
+            tally.add("fa", "full", DAY)  # the timer never fires: the end of the block writes it
+        assert outcomes(settings.feedback_path) == [("2026-12-07", "fa", "full", 2)]
+
+    asyncio.run(run())

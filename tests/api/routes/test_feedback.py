@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import sqlite3
 import stat
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +42,8 @@ def local(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_counters(settings: Settings) -> None:
+def fresh_counters(settings: Settings, local: TestClient) -> None:
+    local.app.state.outcomes.flush()  # an earlier test's questions go to the file deleted now, not to this one's
     for suffix in ("", "-wal", "-shm"):
         Path(f"{settings.feedback_path}{suffix}").unlink(missing_ok=True)
     settings.gaps_path.unlink(missing_ok=True)
@@ -134,6 +136,20 @@ def test_dashboard_matches_a_scripted_session(local: TestClient, settings: Setti
     # Nothing the askers typed is in the counters file.
     on_disk = disk_bytes(settings)
     assert all(q.encode() not in on_disk for q, _ in questions) and b"Dolmetscher" not in on_disk
+
+
+def test_outcomes_of_questions_reach_the_counters_file_without_a_dashboard_read(local: TestClient,
+                                                                                settings: Settings) -> None:
+    coverage = Counter(local.post("/api/ask", json={"question": q}).json()["coverage"]
+                       for q in ("Wo lerne ich Deutsch?", "asdfghjk qwertz"))
+    for _ in range(100):  # written every second by the app's timer
+        if settings.feedback_path.exists() and sum(r[3] for r in rows(settings, "outcomes")) >= 2:
+            break
+        time.sleep(0.1)
+    counted = Counter()
+    for _, _, covered, count in rows(settings, "outcomes"):
+        counted[covered] += count
+    assert counted == coverage
 
 
 def test_gap_texts_need_the_local_admin_token(local: TestClient, settings: Settings) -> None:
