@@ -46,3 +46,31 @@ def test_previous_units_no_longer_in_the_index_change_nothing() -> None:
 
 def test_an_attack_is_never_answered_as_a_follow_up() -> None:
     assert not UnitRanker().run(documents=DOCS, intent="injection", previous_ids=["svc/vhs"])["answerable"]
+
+
+def test_probabilities_are_the_weighted_sum_term_by_term_to_the_last_bit() -> None:
+    """The ranker's logistic (summed in C over the weights) gives exactly what the formula gives summed term by
+    term in the order of the weights: fitted weights and eval results stay valid."""
+    import math
+    import random
+
+    from pipelines.components.unit_ranker import RANKING_FEATURES, candidate_features, logistic
+
+    rng = random.Random(3)
+    for _ in range(500):
+        weights = {name: rng.uniform(-30, 30) for name in rng.sample(RANKING_FEATURES, rng.randint(1, 20))}
+        match = {"dense": rng.random(), "lexical": rng.random(), "rrf": rng.choice([0.0, rng.random()]),
+                 "question": rng.random(), "question_votes": rng.random() * 3}
+        kind = rng.choice(["service", "procedure", "office", "page"])
+        features = candidate_features(match, kind, rng.choice(["resident", "staff"]), 0.9, 0.5, 0.8)
+        bias = rng.uniform(-20, 5)
+        total = 0
+        for name, weight in weights.items():
+            total += weight * features.get(name, 0.0)
+        z = bias + total
+        assert logistic(weights, bias, features) == 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
+        # Every feature, the kinds last (in KINDS order) and exactly one of them set unless the kind is unknown.
+        kinds = [f for f in RANKING_FEATURES if f.startswith("kind_")]
+        assert set(features) == set(RANKING_FEATURES) and list(features)[-len(kinds):] == kinds
+        ranked_as = "kind_service" if kind == "procedure" else f"kind_{kind}"
+        assert [k for k in kinds if features[k] == 1.0] == ([ranked_as] if ranked_as in kinds else [])
