@@ -207,11 +207,13 @@ serve(get_settings(), "127.0.0.1", int(sys.argv[1]), int(sys.argv[2]), log_level
 
 
 @contextmanager
-def running_server(settings: Settings, workers: int = 1) -> Iterator[Server]:
+def running_server(settings: Settings, workers: int = 1, code: str = SERVE_CODE) -> Iterator[Server]:
     """Start the app on 127.0.0.1 as ``wegweiser serve`` does (:data:`SERVE_CODE`), with the current
     environment; stop it afterwards.
 
     :param workers: uvicorn worker processes (more than one needs Qdrant Edge or a Qdrant server).
+    :param code: the server process's program (``SERVE_CODE``, possibly after a probe of its own; see
+        ``eval.bench_cpu_split``).
 
     :raises BenchError: when the store is locked, the server exits or never becomes ready.
     """
@@ -221,7 +223,7 @@ def running_server(settings: Settings, workers: int = 1) -> Iterator[Server]:
     env = {**os.environ, "WEGWEISER_RATE_LIMIT_PER_MINUTE": UNLIMITED_RATE,
            "WEGWEISER_REQUESTS_IN_FLIGHT_PER_CLIENT": UNLIMITED_IN_FLIGHT}
     log = Path(tempfile.mkstemp(prefix="wegweiser-bench-", suffix=".log")[1])
-    command = [sys.executable, "-c", SERVE_CODE, str(port), str(workers)]
+    command = [sys.executable, "-c", code, str(port), str(workers)]
     started = time.perf_counter()
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -54,6 +54,31 @@ def test_bench_reports_a_small_search_load_without_errors(ingested_settings: Set
     assert "× floor" in done.stdout
 
 
+def test_the_cpu_split_counts_the_embedding_and_every_component_of_a_served_question(
+        ingested_settings: Settings, tmp_path: Path) -> None:
+    store = tmp_path / "qdrant"
+    copy_store(ingested_settings.qdrant_path, store)
+    report_path = tmp_path / "split.json"
+    env = {**os.environ, "WEGWEISER_QDRANT_PATH": str(store), "WEGWEISER_ARGOS_DIR": str(tmp_path / "argos"),
+           "WEGWEISER_GAPS_PATH": str(tmp_path / "gaps.jsonl"),
+           "WEGWEISER_FEEDBACK_PATH": str(tmp_path / "feedback.sqlite3")}
+    env.pop("WEGWEISER_QDRANT_URL", None)
+    done = subprocess.run([sys.executable, "-m", "eval.bench_cpu_split", "--requests", "30", "--rounds", "1",
+                           "--concurrency", "4", "--warm-up", "8", "--output", str(report_path)],
+                          cwd=Path(__file__).resolve().parents[2], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    split = json.loads(report_path.read_text(encoding="utf-8"))["rounds_measured"][0]
+    assert split["errors"] == 0
+    # Every question was embedded in the server, and the embedding is most of what a question costs.
+    assert split["embedding_ms"] > split["beyond_embedding_ms"] > 0
+    components = split["components_ms"]
+    assert {"retriever", "ranker", "answer_builder", "language_detector", "text_embedder"} <= components.keys()
+    assert all(value > 0 for name, value in components.items() if name != "translator")
+    assert split["event_loop_ms"] > 0 and split["context_switches"] > 0
+    assert split["server_ms"] == pytest.approx(split["embedding_ms"] + split["beyond_embedding_ms"], abs=0.01)
+
+
 def test_bench_refuses_a_local_mode_store_another_process_holds(tmp_path: Path) -> None:
     # qdrant-client's local mode (the reference engine) admits one process: this test process holds a store
     # open, exactly like a running `wegweiser serve` would. (Qdrant Edge, the default, lets every process read.)
