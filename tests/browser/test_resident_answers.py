@@ -25,11 +25,12 @@ QUESTIONS = {
 }
 
 # Reads the on-screen order of the first phone number inside a right-to-left answer: the x position of each of
-# its digit groups, left to right as drawn. Written as "03641 49-2637", the groups must be drawn in that order.
+# its digit groups, left to right as drawn. Written as "03641 49-2637" (or "0361-213 47 394" for a contact outside
+# Jena), the groups must be drawn in that order.
 VISUAL_ORDER = """(root) => {
   const text = root.querySelector('[part~=answer]:last-of-type .answer-text');
   const walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
-  const phone = /(?:\\+49 )?0?3641[ \\/-]?[\\d -]*\\d/;
+  const phone = /(?:\\+49 )?0\\d{2,5}[ \\/-]\\d[\\d -]*\\d/;
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const match = node.data.match(phone);
     if (!match) continue;

@@ -40,13 +40,16 @@ def test_ukrainian_question_gets_ukrainian_answer_with_german_sources(chat, cata
     expect(citation).not_to_have_attribute("open", "")
     citation.locator("summary").click()
     expect(citation).to_have_attribute("open", "")
-    source = citation.locator("blockquote[lang=de]")
+    # Every citation shows its German text of record; a long unit also quotes its answering lines in German.
+    source = citation.locator("blockquote.source-text[lang=de]")
     expect(source).to_be_visible()
     assert GERMAN.search(source.inner_text())
-    assert not CYRILLIC.search(source.inner_text())
+    assert not any(CYRILLIC.search(german) for german in citation.locator("blockquote[lang=de]").all_inner_texts())
     link = citation.locator("a[part=source-link]")
     expect(link).to_have_text(uk["ui.open_source"])
-    assert re.match(r"^http://127\.0\.0\.1:\d+/sources/[a-z]+#", link.get_attribute("href"))
+    # The source page, at the unit (with the quoted lines to mark, when a long unit is quoted).
+    assert re.match(r"^http://127\.0\.0\.1:\d+/sources/[a-z]+(\?unit=[\w-]+&lines=[\d,]+)?#",
+                    link.get_attribute("href"))
 
     toggle = answer.locator("button[data-action=toggle-german]")
     expect(toggle).to_have_text(uk["ui.show_german"])
@@ -178,7 +181,7 @@ def test_a_question_can_be_asked_with_the_keyboard_alone(chat, page):
     assert outline == "solid", "no visible focus ring on the focused citation"
     page.keyboard.press("Enter")
     expect(citation).to_have_attribute("open", "")
-    expect(citation.locator("blockquote[lang=de]")).to_be_visible()
+    expect(citation.locator("blockquote.source-text[lang=de]")).to_be_visible()
     page.keyboard.press("Space")
     expect(citation).not_to_have_attribute("open", "")
 
