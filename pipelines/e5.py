@@ -190,6 +190,10 @@ class QueryBatcher:
     bit those of one question at a time (``tests/pipelines/test_e5_batching.py``). A question that comes alone
     is embedded alone, at once: batching only happens when questions would otherwise wait for a core.
 
+    A batch that starts while no other batch runs and no question waits is embedded on ``lone_threads`` OpenMP
+    threads (every core): at a quiet moment the other cores would idle, and a single question is answered
+    sooner (on a 2-core AMD EPYC VM, 22 instead of 39 ms). The vectors do not depend on the thread count.
+
     Usage:
     ```python
     batcher = query_batcher("original")
@@ -197,23 +201,28 @@ class QueryBatcher:
     ```
     """
 
-    def __init__(self, pool: E5Pool, max_batch: int = 4) -> None:
+    def __init__(self, pool: E5Pool, max_batch: int = 4, lone_threads: int = ENGINE_THREADS) -> None:
         """
         :param pool: the engine handles; at most ``pool.size`` batches run at once.
         :param max_batch: questions embedded in one call (beyond 4 a batch saves nothing more and delays
             its first question).
-        :raises ValueError: for a batch size below 1.
+        :param lone_threads: OpenMP threads of a batch that starts while the engine is otherwise idle (other
+            batches run on one thread each).
+        :raises ValueError: for a batch size or a thread count below 1.
         """
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+        if max_batch < 1 or lone_threads < 1:
+            raise ValueError("max_batch and lone_threads must be at least 1")
         self.pool = pool
         self.max_batch = max_batch
+        self.lone_threads = lone_threads
         self._waiting: list[_Question] = []
         self._running = 0
         self._changed = threading.Condition()
         #: questions embedded and engine calls made (what batching saved: ``questions / calls``)
         self.questions = 0
         self.calls = 0
+        #: engine calls made on ``lone_threads`` threads
+        self.lone_calls = 0
 
     @property
     def waiting(self) -> int:
@@ -238,17 +247,18 @@ class QueryBatcher:
                 batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
                 for question in batch:
                     question.taken = True
+                alone = self._running == 0 and not self._waiting
                 self._running += 1
-            self._run(batch)
+            self._run(batch, self.lone_threads if alone else 1)
         if mine.error is not None or mine.vector is None:
             raise mine.error or RuntimeError("the engine returned no vector")
         return mine.vector
 
-    def _run(self, batch: list[_Question]) -> None:
+    def _run(self, batch: list[_Question], threads: int = 1) -> None:
         vectors: np.ndarray | None = None
         error: BaseException | None = None
         try:
-            vectors = self.pool.encode([q.text for q in batch], is_query=True)
+            vectors = self.pool.encode([q.text for q in batch], is_query=True, threads=threads)
         except BaseException as exc:  # handed to every question of the batch
             error = exc
         with self._changed:
@@ -259,6 +269,7 @@ class QueryBatcher:
             self._running -= 1
             self.questions += len(batch)
             self.calls += 1
+            self.lone_calls += threads > 1
             self._changed.notify_all()
 
 

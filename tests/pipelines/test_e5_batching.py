@@ -87,6 +87,42 @@ def test_many_threads_on_two_handles_get_the_vectors_of_a_serial_run(reference: 
     assert [text for text, vector in results if not np.array_equal(vector, reference[text])] == []
 
 
-def test_max_batch_must_be_positive() -> None:
+def test_a_question_at_a_quiet_moment_uses_every_core_and_one_among_others_a_single_core(
+        monkeypatch: pytest.MonkeyPatch, reference: dict[str, np.ndarray]) -> None:
+    """An idle engine gives a lone question all its threads (the cores would idle otherwise); a question that
+    comes while another batch runs gets one thread, so that two batches never split two cores into two teams.
+    The vectors are the same either way."""
+    pool = E5Pool(size=2)
+    batcher = QueryBatcher(pool, lone_threads=2)
+    real_encode = pool.encode
+    threads_of: dict[str, int] = {}
+    first_running, release_first = threading.Event(), threading.Event()
+    first, second = STRESS_TEXTS[:2]
+
+    def spying(texts: list[str], **kwargs: int) -> np.ndarray:
+        threads_of[texts[0]] = kwargs["threads"]
+        if texts[0] == first:
+            first_running.set()
+            assert release_first.wait(60)
+        return real_encode(texts, **kwargs)
+
+    monkeypatch.setattr(pool, "encode", spying)
+    results: dict[str, np.ndarray] = {}
+    thread = threading.Thread(target=lambda: results.__setitem__(first, batcher.embed(first)))
+    thread.start()
+    assert first_running.wait(60)
+    results[second] = batcher.embed(second)  # the other handle is free, but a batch is running
+    release_first.set()
+    thread.join(timeout=60)
+    assert threads_of == {first: 2, second: 1}
+    assert batcher.lone_calls == 1
+    assert all(np.array_equal(results[t], reference[t]) for t in (first, second))
+    results[second] = batcher.embed(second)  # alone again
+    assert threads_of[second] == 2 and np.array_equal(results[second], reference[second])
+
+
+def test_max_batch_and_lone_threads_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_batch"):
         QueryBatcher(E5Pool(size=1), max_batch=0)
+    with pytest.raises(ValueError, match="lone_threads"):
+        QueryBatcher(E5Pool(size=1), lone_threads=0)
