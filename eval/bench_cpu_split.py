@@ -47,11 +47,11 @@ _spent = {"embedding": 0.0}
 _batch_run, _component_run = _e5.QueryBatcher._run, _fast_path.FastPath._run_component
 
 
-def _timed_batch(self, batch, threads=1):
-    # Every batch on one thread here: thread CPU time sees only the calling thread, not an OpenMP team's others.
+def _timed_batch(self, batch, alone=False):
+    # Every batch on one thread here (as if never alone): thread CPU time cannot see an OpenMP team's others.
     started = time.thread_time()
     try:
-        return _batch_run(self, batch, 1)
+        return _batch_run(self, batch, False)
     finally:
         _spent["embedding"] += time.thread_time() - started
 

