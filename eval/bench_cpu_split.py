@@ -31,7 +31,10 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import psutil
+
 from eval.bench import SERVE_CODE, fire, running_server, summarize, workload
+from eval.bench_http_cost import thread_cpu_s
 from eval.report import RESULTS_DIR
 from pipelines.settings import get_settings
 
@@ -80,24 +83,10 @@ threading.Thread(target=_write, daemon=True).start()
 WARM_UP_REQUESTS = 200
 
 
-def _thread_cpu(pid: int) -> dict[int, float]:
-    """CPU seconds (user + system) of every live thread of a process."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    threads = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the thread ended meanwhile
-        threads[int(tid)] = (int(fields[11]) + int(fields[12])) / ticks
-    return threads
-
-
 def _process_cpu(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of a process (ended threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / ticks, int(fields[12]) / ticks
+    times = psutil.Process(pid).cpu_times()
+    return times.user, times.system
 
 
 def _context_switches(pid: int) -> int:
@@ -130,9 +119,9 @@ def measure(requests: int, rounds: int, concurrency: int, warm_up: int = WARM_UP
             asyncio.run(fire(server.url, workload("ask", warm_up, seed=5), concurrency))
             for _ in range(rounds):
                 before, cpu_before = _probe(probe_file), _process_cpu(pid)
-                threads_before, switches_before = _thread_cpu(pid), _context_switches(pid)
+                threads_before, switches_before = thread_cpu_s(pid), _context_switches(pid)
                 outcomes, seconds = asyncio.run(fire(server.url, workload("ask", requests), concurrency))
-                cpu_after, threads_after, switches_after = _process_cpu(pid), _thread_cpu(pid), _context_switches(pid)
+                cpu_after, threads_after, switches_after = _process_cpu(pid), thread_cpu_s(pid), _context_switches(pid)
                 after = _probe(probe_file)
                 summary = summarize(outcomes, seconds)
 
